@@ -46,6 +46,12 @@ class ModelConfig:
     # 0 = same as width / mlp.
     expert_width: int = 0
     expert_mlp: int = 0
+    # Image tokens: "patches" (conv stem + 2x2 patchify, 36 tokens per 96x96 camera) or
+    # "keypoints" (instruction-FiLMed conv stem + spatial softmax: `keypoints` expected (x, y)
+    # image positions per camera plus one pooled-feature token). Keypoints give the transformer
+    # sub-pixel object positions in a few tokens, which is what a 2-core training budget can learn.
+    vision: str = "patches"
+    keypoints: int = 16
 
     @property
     def e_width(self) -> int:
@@ -57,6 +63,8 @@ class ModelConfig:
 
     @property
     def tokens_per_camera(self) -> int:
+        if self.vision == "keypoints":
+            return self.keypoints + 1
         # three stride-2 convs then a 2x2 patchify: 96 -> 48 -> 24 -> 12 -> 6
         h, w = self.image_hw
         return (h // 16) * (w // 16)
@@ -232,18 +240,22 @@ class Prefix(nn.Module):
         self.cfg = cfg
         d = cfg.width
         c1, c2, c3 = cfg.stem_channels
-        self.stem = nn.ModuleList([
+        if cfg.vision == "keypoints":
+            self.vision = KeypointVision(cfg)
+        elif cfg.vision != "patches":
+            raise ValueError(f"unknown vision {cfg.vision!r} (patches | keypoints)")
+        self.stem = nn.ModuleList([] if cfg.vision == "keypoints" else [
             nn.Conv2d(3, c1, 3, stride=2, padding=1),
             nn.Conv2d(c1, c2, 3, stride=2, padding=1),
             nn.Conv2d(c2, c3, 3, stride=2, padding=1),
         ])
-        self.patchify = nn.Conv2d(c3, d, 2, stride=2)
-        for conv in list(self.stem) + [self.patchify]:
+        self.patchify = nn.Conv2d(c3, d, 2, stride=2) if cfg.vision == "patches" else None
+        for conv in list(self.stem) + ([self.patchify] if self.patchify is not None else []):
             fan_in = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
             nn.init.normal_(conv.weight, 0.0, math.sqrt(2.0 / fan_in))
             nn.init.normal_(conv.bias, 0.0, 0.02)
         self.camera_emb = nn.Parameter(torch.randn(cfg.n_cameras, 1, d) * 0.5)
-        self.patch_pos = nn.Parameter(torch.randn(1, cfg.tokens_per_camera, d) * 0.5)
+        self.patch_pos = nn.Parameter(torch.randn(1, cfg.tokens_per_camera, d) * 0.5) if cfg.vision == "patches" else None
         self.token_emb = nn.Embedding(cfg.vocab_size, d)
         nn.init.normal_(self.token_emb.weight, 0.0, 1.0)
         self.token_pos = nn.Parameter(torch.randn(1, cfg.max_tokens, d) * 0.5)
@@ -252,6 +264,9 @@ class Prefix(nn.Module):
 
     def forward(self, images: torch.Tensor, tokens: torch.Tensor, state: torch.Tensor):
         cfg = self.cfg
+        if cfg.vision == "keypoints":  # one code path for export (batch 1) and training
+            kv, mask, _ = prefix_encode_batch(self, images, tokens, state)
+            return kv, mask
         c = cfg.n_cameras
         h, w = cfg.image_hw
         # uint8 HWC -> float CHW in [-1, 1]; the cameras share the stem as one batch.
@@ -292,11 +307,16 @@ def prefix_encode_batch(prefix: "Prefix", images: torch.Tensor, tokens: torch.Te
     b, c = images.shape[0], cfg.n_cameras
     h, w = cfg.image_hw
     x = images.reshape(b * c, h, w, 3).permute(0, 3, 1, 2).to(torch.float32) * (2.0 / 255.0) - 1.0
-    for conv in prefix.stem:
-        x = F.gelu(conv(x))
-    x = prefix.patchify(x)
-    x = x.flatten(2).transpose(1, 2).reshape(b, c, cfg.tokens_per_camera, cfg.width)
-    x = (x + prefix.camera_emb.unsqueeze(0) + prefix.patch_pos.unsqueeze(0)).reshape(b, c * cfg.tokens_per_camera, cfg.width)
+    if cfg.vision == "keypoints":
+        x = prefix.vision(x, prefix.token_emb(tokens), tokens)  # [B*C, Tc, D]
+        x = x.reshape(b, c, cfg.tokens_per_camera, cfg.width) + prefix.camera_emb.unsqueeze(0)
+    else:
+        for conv in prefix.stem:
+            x = F.gelu(conv(x))
+        x = prefix.patchify(x)
+        x = x.flatten(2).transpose(1, 2).reshape(b, c, cfg.tokens_per_camera, cfg.width)
+        x = x + prefix.camera_emb.unsqueeze(0) + prefix.patch_pos.unsqueeze(0)
+    x = x.reshape(b, c * cfg.tokens_per_camera, cfg.width)
     txt = prefix.token_emb(tokens) + prefix.token_pos
     x = torch.cat([x, txt, prefix.state_proj(state).unsqueeze(1)], dim=1)
     mask = torch.cat([torch.ones(b, c * cfg.tokens_per_camera, device=x.device), (tokens != 0).to(torch.float32),
@@ -309,6 +329,62 @@ def prefix_encode_batch(prefix: "Prefix", images: torch.Tensor, tokens: torch.Te
         x = x + blk.o(self_attention(blk.q(hn), k, v, mask, cfg.heads))
         x = x + blk.down(F.gelu(blk.up(blk.ln2(x))))
     return torch.stack(kvs, dim=0), mask, x
+
+
+class KeypointVision(nn.Module):
+    """Instruction-conditioned conv stem -> spatial-softmax keypoints (Levine et al. 2016), FiLM
+    as in RT-1: the instruction's mean token embedding scales and shifts the mid-level feature
+    maps, so the keypoint channels can follow the named object.
+
+    x [N, 3, H, W] in [-1, 1] (N = B * cameras, camera-major within a sample), token embeddings
+    [B, T, D], tokens [B, T] -> [N, K + 1, D]: one token per keypoint (Fourier features of its
+    expected (x, y) plus a learned keypoint embedding) and one pooled-feature token.
+    """
+
+    FREQS = (1.0, 2.0, 4.0, 8.0)
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        c1, c2, c3 = cfg.stem_channels
+        d, k = cfg.width, cfg.keypoints
+        self.n_cameras = cfg.n_cameras
+        # half resolution first: 96 -> 48 keeps every object a few pixels wide at a quarter the cost
+        self.conv1 = nn.Conv2d(3, c1, 3, padding=1)
+        self.conv2 = nn.Conv2d(c1, c2, 3, stride=2, padding=1)
+        self.conv3 = nn.Conv2d(c2, c3, 3, padding=1)
+        self.kp = nn.Conv2d(c3, k, 1)
+        for conv in (self.conv1, self.conv2, self.conv3, self.kp):
+            fan_in = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
+            nn.init.normal_(conv.weight, 0.0, math.sqrt(2.0 / fan_in))
+            nn.init.normal_(conv.bias, 0.0, 0.02)
+        self.film = init_linear(nn.Linear(d, 2 * c2), 0.1)
+        h, w = cfg.image_hw[0] // 4, cfg.image_hw[1] // 4
+        ys, xs = torch.meshgrid(torch.linspace(-1.0, 1.0, h), torch.linspace(-1.0, 1.0, w), indexing="ij")
+        self.register_buffer("grid", torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=1))  # [HW, 2]
+        self.register_buffer("freqs", torch.tensor(self.FREQS) * math.pi)
+        self.kp_proj = init_linear(nn.Linear(4 * len(self.FREQS), d))
+        self.kp_emb = nn.Parameter(torch.randn(1, k, d) * 0.5)
+        self.pool_proj = init_linear(nn.Linear(c3, d))
+
+    def forward(self, x: torch.Tensor, tok_emb: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        c = self.n_cameras
+        x = F.avg_pool2d(x, 2)
+        x = F.gelu(self.conv1(x))
+        x = self.conv2(x)
+        valid = (tokens != 0).to(torch.float32).unsqueeze(-1)
+        text = (tok_emb * valid).sum(1) / valid.sum(1).clamp(min=1.0)  # [B, D]
+        film = self.film(text)  # [B, 2 c2] -> one row per camera image (camera-major in a sample)
+        film = film.unsqueeze(1).expand(film.shape[0], c, film.shape[1]).reshape(-1, film.shape[1])
+        gamma, beta = torch.chunk(film, 2, dim=-1)
+        x = F.gelu(x * (1.0 + gamma.unsqueeze(-1).unsqueeze(-1)) + beta.unsqueeze(-1).unsqueeze(-1))
+        x = F.gelu(self.conv3(x))
+        attn = torch.softmax(self.kp(x).flatten(2), dim=-1)  # [N, K, HW]
+        pos = torch.matmul(attn, self.grid)  # [N, K, 2] expected (x, y)
+        arg = pos.unsqueeze(-1) * self.freqs  # [N, K, 2, F]
+        four = torch.cat([torch.sin(arg), torch.cos(arg)], dim=-1).flatten(2)  # [N, K, 4F]
+        kp_tokens = self.kp_proj(four) + self.kp_emb
+        pooled = self.pool_proj(x.mean(dim=(2, 3))).unsqueeze(1)  # [N, 1, D]
+        return torch.cat([kp_tokens, pooled], dim=1)
 
 
 def self_attention(q, k, v, mask, heads):

@@ -39,8 +39,13 @@ import sys
 import time
 from typing import Dict, List
 
-import numpy as np
-import torch
+
+# torch's own intra-op threads and OpenBLAS's threads on the same cores oversubscribe them: on
+# 2 cores, torch x2 + OpenBLAS x1 trains ~2x faster than x2 + x2 (measured, models/README.md).
+# Set before numpy, which loads OpenBLAS first.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -54,6 +59,9 @@ PRESET_MODELS = {
     # the base-flow bundle's sizes (build_bundle.py PRESETS["base-flow"])
     "base": dict(width=128, heads=4, layers=4, mlp=256, expert_width=64, expert_mlp=128,
                  stem_channels=(16, 32, 64), lora_rank=8, lora_alpha=16.0),
+    # keypoint vision (model.KeypointVision) at the base sizes: what the shipped bundle trains
+    "kp": dict(width=128, heads=4, layers=3, mlp=256, expert_width=64, expert_mlp=128, vision="keypoints",
+               keypoints=16, stem_channels=(16, 32, 32), lora_rank=8, lora_alpha=16.0),
     # small, for tests
     "tiny": dict(width=32, heads=2, layers=2, mlp=64, stem_channels=(8, 16, 32), lora_rank=4, lora_alpha=8.0),
 }

@@ -7,7 +7,7 @@ import process from 'node:process';
 import { TASK_NAMES, isTaskName, type TaskName } from './tasks.js';
 import { collect } from './collect.js';
 import { SimRobot } from './robot.js';
-import { runClosedLoop, ExpertChunkPolicy, type ChunkPolicy, type RunReport } from './runner.js';
+import { runClosedLoop, ExpertChunkPolicy, type ChunkPolicy, type InputProbe, type RunReport } from './runner.js';
 import { writeGif } from './gif.js';
 import { openEnginePolicy, openRldsSink } from './integration.js';
 import { STATE_NAMES } from './scene.js';
@@ -92,7 +92,7 @@ export async function runCollect(args: string[]): Promise<number> {
   });
 }
 
-const SIM_USAGE = 'vlad sim (--bundle DIR | --policy expert) --task T|all --episodes N [--seed S] [--json] [--record DIR] [--video FILE.gif] [--mode realtime|lockstep] [--profile NAME]';
+const SIM_USAGE = 'vlad sim (--bundle DIR | --policy expert) --task T|all --episodes N [--seed S] [--json] [--record DIR] [--video FILE.gif] [--mode realtime|lockstep] [--profile NAME] [--swap-instruction] [--blank-cameras]';
 
 interface SimArgs {
   tasks: TaskName[];
@@ -105,6 +105,7 @@ interface SimArgs {
   bundle?: string;
   policy?: 'expert';
   profile?: string;
+  probe?: InputProbe;
 }
 
 async function simulate(a: SimArgs): Promise<number> {
@@ -125,13 +126,14 @@ async function simulate(a: SimArgs): Promise<number> {
   }
   let sink: EpisodeSink | undefined;
   if (a.record) sink = await openRldsSink(resolve(a.record), simRecorderSpec(cameras), { hwProfile: a.profile ?? 'cpu' });
-  if (!a.json) err(`sim: ${policy.name} on ${a.tasks.join(',')} x ${a.episodes} (${a.mode}, ${(1 / controlDt).toFixed(0)} Hz)`);
+  const probes = [a.probe?.swapInstruction ? 'instruction swapped to another object' : '', a.probe?.blankCameras ? 'cameras blanked' : ''].filter(Boolean);
+  if (!a.json) err(`sim: ${policy.name} on ${a.tasks.join(',')} x ${a.episodes} (${a.mode}, ${(1 / controlDt).toFixed(0)} Hz)${probes.length ? `; probe: ${probes.join(', ')}` : ''}`);
   let report: RunReport;
   try {
     report = await runClosedLoop(robot, policy, {
-      tasks: a.tasks, episodes: a.episodes, seed: a.seed, mode: a.mode, sink,
+      tasks: a.tasks, episodes: a.episodes, seed: a.seed, mode: a.mode, sink, probe: a.probe,
       video: a.video ? { size: 160, every: 2, maxFrames: 1500 } : undefined,
-      onEpisode: (r) => err(`sim ${r.task} seed=${r.seed} ${r.success ? 'success' : 'fail'} steps=${r.steps} "${r.instruction}"`),
+      onEpisode: (r) => err(`sim ${r.task} seed=${r.seed} ${r.success ? 'success' : 'fail'} steps=${r.steps} "${r.instruction}"${r.originalSuccess !== undefined ? ` original-object=${r.originalSuccess ? 'success' : 'no'}` : ''}`),
     });
   } finally {
     await sink?.close();
@@ -149,7 +151,8 @@ async function simulate(a: SimArgs): Promise<number> {
     process.stdout.write(`${JSON.stringify({ ...rest, policy: policy.name })}\n`);
   } else {
     for (const [task, t] of Object.entries(report.tasks)) {
-      process.stdout.write(`${task.padEnd(6)} success ${(100 * t.success_rate).toFixed(0).padStart(3)}% (${t.successes}/${t.episodes})  mean length ${t.mean_episode_steps.toFixed(0)} steps (${t.mean_episode_seconds.toFixed(1)} s)\n`);
+      const original = t.original_target_rate !== undefined ? `  originally named object ${(100 * t.original_target_rate).toFixed(0)}%` : '';
+      process.stdout.write(`${task.padEnd(6)} success ${(100 * t.success_rate).toFixed(0).padStart(3)}% (${t.successes}/${t.episodes})  mean length ${t.mean_episode_steps.toFixed(0)} steps (${t.mean_episode_seconds.toFixed(1)} s)${original}\n`);
     }
     process.stdout.write(`control rate ${report.control_hz.toFixed(1)} Hz (target ${report.target_control_hz.toFixed(0)}), obs->chunk p50 ${report.obs_to_chunk_ms.p50.toFixed(1)} ms, p99 ${report.obs_to_chunk_ms.p99.toFixed(1)} ms, starved ticks ${report.starved_ticks}\n`);
   }
@@ -161,6 +164,7 @@ function parseSimArgs(args: string[]): SimArgs | 'help' {
     bundle: { type: 'string' }, policy: { type: 'string' }, task: { type: 'string' }, episodes: { type: 'string' },
     seed: { type: 'string' }, json: { type: 'boolean' }, record: { type: 'string' }, video: { type: 'string' },
     mode: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean' },
+    'swap-instruction': { type: 'boolean' }, 'blank-cameras': { type: 'boolean' },
   } });
   if (values.help) return 'help';
   if (values.bundle && values.policy) throw new UsageError('give --bundle or --policy, not both');
@@ -173,6 +177,7 @@ function parseSimArgs(args: string[]): SimArgs | 'help' {
     tasks: parseTasks(values.task), episodes: parseInt32('episodes', values.episodes, undefined, 1), seed: parseInt32('seed', values.seed, 0, 0),
     json: values.json ?? false, record: values.record, video: values.video, mode, bundle: values.bundle,
     policy: values.policy as 'expert' | undefined, profile: values.profile,
+    probe: { swapInstruction: values['swap-instruction'] ?? false, blankCameras: values['blank-cameras'] ?? false },
   };
 }
 

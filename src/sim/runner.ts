@@ -6,7 +6,7 @@
 import type { ActionChunk, CameraImage, Observation } from '../core/contracts.js';
 import { chunkToTrajectory } from '../robot/index.js';
 import { deriveSeed } from './rng.js';
-import { sampleTask, type TaskInstance, type TaskName } from './tasks.js';
+import { sampleTask, swapTargetColour, type TaskInstance, type TaskName } from './tasks.js';
 import { SETTLE_TICKS, type EpisodeSink } from './episode.js';
 import { ScriptedExpert } from './expert.js';
 import { Renderer } from './render.js';
@@ -31,6 +31,16 @@ export interface RunOptions {
   /** Collect scene-camera frames for a video (every `videoEvery` ticks, `videoSize` px). */
   video?: { size: number; every: number; maxFrames: number };
   onEpisode?: (r: ClosedLoopEpisode) => void;
+  /** Input probes: does the policy use what it is given? */
+  probe?: InputProbe;
+}
+
+export interface InputProbe {
+  /** Name another object of the target's kind in the instruction (same layout); success is
+   *  judged on the newly named object, and the original object's outcome is reported too. */
+  swapInstruction?: boolean;
+  /** Every camera image the policy sees is black. */
+  blankCameras?: boolean;
 }
 
 export interface ClosedLoopEpisode {
@@ -39,10 +49,14 @@ export interface ClosedLoopEpisode {
   instruction: string;
   success: boolean;
   steps: number;
+  /** With `swapInstruction`: whether the originally named object's goal was met instead. */
+  originalSuccess?: boolean;
 }
 
 export interface TaskReport {
   success_rate: number;
+  /** With `swapInstruction`: how often the policy achieved the *original* instruction. */
+  original_target_rate?: number;
   episodes: number;
   successes: number;
   mean_episode_steps: number;
@@ -68,6 +82,13 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[i]!;
 }
 
+/** The observation with every camera image black (same sizes, fresh buffers). */
+function blanked(obs: Observation): Observation {
+  const images: Record<string, CameraImage> = {};
+  for (const [name, img] of Object.entries(obs.images)) images[name] = { ...img, data: new Uint8Array(img.data.length) };
+  return { ...obs, images };
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function runClosedLoop(robot: SimRobot, policy: ChunkPolicy, opts: RunOptions): Promise<RunReport> {
@@ -81,9 +102,11 @@ export async function runClosedLoop(robot: SimRobot, policy: ChunkPolicy, opts: 
   const wall0 = performance.now();
 
   for (const [ti, task] of opts.tasks.entries()) {
-    let successes = 0, stepSum = 0;
+    let successes = 0, stepSum = 0, originalHits = 0;
     for (let ep = 0; ep < opts.episodes; ep++) {
-      const inst = sampleTask(task, deriveSeed(opts.seed, ti, ep));
+      const sampled = sampleTask(task, deriveSeed(opts.seed, ti, ep));
+      const inst = opts.probe?.swapInstruction ? swapTargetColour(sampled) : sampled;
+      let originalSuccess = false;
       robot.reset(inst);
       policy.beginEpisode?.(inst);
       await opts.sink?.beginEpisode({ task, instruction: inst.instruction, seed: inst.seed, mode: 'policy', source: policy.name });
@@ -97,7 +120,7 @@ export async function runClosedLoop(robot: SimRobot, policy: ChunkPolicy, opts: 
       let executing: ActionChunk | undefined;
       const request = (obs: Observation): Promise<ActionChunk> => {
         const t0 = performance.now();
-        return policy.plan(obs).then((chunk) => { latencies.push(performance.now() - t0); return chunk; });
+        return policy.plan(opts.probe?.blankCameras ? blanked(obs) : obs).then((chunk) => { latencies.push(performance.now() - t0); return chunk; });
       };
       const apply = (chunk: ActionChunk): void => {
         const traj = chunkToTrajectory(chunk, robot.nowNs());
@@ -135,6 +158,7 @@ export async function runClosedLoop(robot: SimRobot, policy: ChunkPolicy, opts: 
         if (videoRenderer && opts.video && steps % opts.video.every === 0 && frames.length < opts.video.maxFrames) {
           frames.push(robot.renderCamera(videoRenderer, 'scene'));
         }
+        if (inst !== sampled && !originalSuccess) originalSuccess = robot.world.successOf(sampled);
         if (robot.succeeded) settle = settle < 0 ? SETTLE_TICKS[task] : settle - 1;
         if (opts.mode === 'realtime') {
           nextTickAt += dt * 1000;
@@ -147,11 +171,15 @@ export async function runClosedLoop(robot: SimRobot, policy: ChunkPolicy, opts: 
       const success = robot.succeeded;
       await opts.sink?.endEpisode({ success, truncated: !success });
       if (success) successes++;
+      if (originalSuccess) originalHits++;
       stepSum += steps;
-      opts.onEpisode?.({ task, seed: inst.seed, instruction: inst.instruction, success, steps });
+      opts.onEpisode?.({ task, seed: inst.seed, instruction: inst.instruction, success, steps, ...(inst !== sampled ? { originalSuccess } : {}) });
     }
     const n = opts.episodes;
-    tasks[task] = { success_rate: n ? successes / n : 0, episodes: n, successes, mean_episode_steps: n ? stepSum / n : 0, mean_episode_seconds: n ? (stepSum / n) * dt : 0 };
+    tasks[task] = {
+      success_rate: n ? successes / n : 0, episodes: n, successes, mean_episode_steps: n ? stepSum / n : 0, mean_episode_seconds: n ? (stepSum / n) * dt : 0,
+      ...(opts.probe?.swapInstruction ? { original_target_rate: n ? originalHits / n : 0 } : {}),
+    };
   }
   const wallS = (performance.now() - wall0) / 1000;
   const sorted = [...latencies].sort((a, b) => a - b);

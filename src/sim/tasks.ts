@@ -95,6 +95,20 @@ export function sampleTask(task: TaskName, seed: number): TaskInstance {
   }
 }
 
+/**
+ * The same layout with the instruction naming another object of the target's kind (another cube
+ * colour, the other ball): a policy that reads the instruction acts on the new target, one that
+ * ignores it keeps going for the original. Deterministic in the instance's seed.
+ */
+export function swapTargetColour(inst: TaskInstance): TaskInstance {
+  const [kind, colour] = inst.target.split('_') as [string, string];
+  const others = (kind === 'cube' ? CUBES : BALLS).filter((c) => c !== colour) as string[];
+  const next = new Rng(inst.seed ^ 0x5bd1e995).pick(others);
+  const instruction = inst.instruction.replace(`the ${colour} ${kind}`, `the ${next} ${kind}`);
+  if (instruction === inst.instruction) throw new Error(`swapTargetColour: '${inst.instruction}' does not name '${colour} ${kind}'`);
+  return { ...inst, instruction, target: `${kind}_${next}` };
+}
+
 /** The physics facts a success test reads (filled by SimWorld). */
 export interface SuccessProbe {
   bodyPos(body: string): [number, number, number];

@@ -160,6 +160,9 @@ export class SimWorld implements SuccessProbe {
     return isSuccess(this.instance, this);
   }
 
+  /** Whether another instance's goal holds in this scene (e.g. the originally named object's). */
+  successOf(inst: TaskInstance): boolean { return isSuccess(inst, this); }
+
   /** Full physics state (for determinism checks and replay). */
   physicsState(): Float64Array {
     const qpos = this.data.qpos as Float64Array;

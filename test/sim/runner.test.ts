@@ -36,3 +36,25 @@ test('realtime mode holds the control rate while a slow policy thinks, and skips
   assert.equal(Buffer.from(gif.subarray(0, 6)).toString('latin1'), 'GIF89a');
   await robot.close();
 });
+
+test('input probes: a swapped instruction moves the goal to the newly named object; blanked cameras reach the policy black', async () => {
+  const robot = await SimRobot.create({ imageSize: 48 });
+  // The scripted operator reads the instance it is given, so it follows the swapped instruction:
+  // the new object is touched, the originally named one is not.
+  const swapped = await runClosedLoop(robot, new ExpertChunkPolicy(robot, 50, 3), { tasks: ['touch'], episodes: 2, seed: 21, mode: 'lockstep', probe: { swapInstruction: true } });
+  assert.equal(swapped.tasks.touch!.success_rate, 1, JSON.stringify(swapped.tasks));
+  assert.equal(swapped.tasks.touch!.original_target_rate, 0);
+  const plain = await runClosedLoop(robot, new ExpertChunkPolicy(robot, 50, 3), { tasks: ['touch'], episodes: 1, seed: 21, mode: 'lockstep' });
+  assert.equal(plain.tasks.touch!.original_target_rate, undefined);
+
+  const expert = new ExpertChunkPolicy(robot, 50, 3);
+  const seen: number[] = [];
+  const watcher: ChunkPolicy = {
+    name: 'watcher', beginEpisode: (i) => expert.beginEpisode(i),
+    plan: async (obs) => { for (const img of Object.values(obs.images)) seen.push(img.data.reduce((m, v) => Math.max(m, v), 0), img.data.length); return expert.plan(obs); },
+  };
+  await runClosedLoop(robot, watcher, { tasks: ['touch'], episodes: 1, seed: 21, mode: 'lockstep', probe: { blankCameras: true } });
+  assert.ok(seen.length >= 4);
+  for (let i = 0; i < seen.length; i += 2) { assert.equal(seen[i], 0, 'every pixel black'); assert.equal(seen[i + 1], 48 * 48 * 3); }
+  await robot.close();
+});

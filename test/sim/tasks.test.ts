@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimWorld } from '../../src/sim/world.js';
-import { sampleTask, type TaskInstance, type TaskName } from '../../src/sim/tasks.js';
+import { sampleTask, swapTargetColour, type TaskInstance, type TaskName } from '../../src/sim/tasks.js';
 import { ScriptedExpert } from '../../src/sim/expert.js';
 
 /** Reset to `inst`, let an expert act on `acted`, report the success test for `inst`. */
@@ -63,4 +63,22 @@ test('the expert varies like a person: same seed same path, other seeds other pa
   const diff = Math.max(...a.map((v, i) => Math.abs(v - c[i]!)));
   assert.ok(diff > 0.05, `paths differ by ${diff}`);
   world.dispose();
+});
+
+test('swapTargetColour names another object of the same kind in the same layout, deterministically', () => {
+  for (const task of ['pick', 'place', 'touch'] as TaskName[]) {
+    for (let seed = 0; seed < 20; seed++) {
+      const inst = sampleTask(task, seed);
+      const swapped = swapTargetColour(inst);
+      assert.notEqual(swapped.target, inst.target);
+      assert.equal(swapped.target.split('_')[0], inst.target.split('_')[0]);
+      assert.ok(inst.layout.some((o) => o.body === swapped.target), `${swapped.target} is in the scene`);
+      const [kind, colour] = swapped.target.split('_') as [string, string];
+      assert.ok(swapped.instruction.includes(`the ${colour} ${kind}`), swapped.instruction);
+      assert.equal(swapped.goal, inst.goal);
+      assert.deepEqual(swapped.layout, inst.layout);
+      assert.deepEqual(swapTargetColour(inst), swapped);
+    }
+  }
+  assert.throws(() => swapTargetColour({ ...sampleTask('pick', 1), instruction: 'wave' }), /does not name/);
 });
