@@ -42,15 +42,14 @@ TINY = dict(width=32, heads=2, layers=2, mlp=64, stem_channels=(8, 16, 32), lora
 # The default model's real size, shared by the flow and L1 presets so they stay comparable.
 DEFAULT_SIZE = dict(width=128, heads=4, layers=4, mlp=256, expert_width=64, expert_mlp=128,
                     stem_channels=(16, 32, 64), lora_rank=8, lora_alpha=16.0)
-# The shipped, trained model: keypoint vision (model.KeypointVision), 3 layers (train.py "kp").
-KP_SIZE = dict(width=128, heads=4, layers=3, mlp=256, expert_width=64, expert_mlp=128, vision="keypoints",
-               keypoints=16, stem_channels=(16, 32, 32), lora_rank=8, lora_alpha=16.0)
+# The shipped, trained model (model.SHIPPED_SIZE, train.py preset "kp-text").
+KP_SIZE = M.SHIPPED_SIZE
 PRESETS = {
     "kp-flow": dict(
         model=dict(KP_SIZE, expert_kind="flow_matching", energy=True),
         steps=10, norm="mean_std", training=True,
         description="flow-matching policy (pi0.5 + knowledge insulation recipe): instruction-FiLMed "
-                    "conv stem with 16 spatial-softmax keypoints per camera, prefix D=128, 3 layers, "
+                    "conv stem with 16 spatial-softmax keypoints + 4 instruction-query keypoints per camera, prefix D=128, 3 layers, "
                     "4 heads; expert width 64, MLP 128; energy head, loss and train_step graphs"),
     "kp-l1": dict(
         model=dict(KP_SIZE, expert_kind="l1_regression", energy=False),
@@ -237,7 +236,7 @@ def load_weights(policy: M.Policy, path: str) -> dict:
 
 
 def build(preset_name: str, seed: int, out: str, created_at: str, weights: str | None = None,
-          bundle_name: str | None = None) -> dict:
+          bundle_name: str | None = None, version: str = "0.1.0") -> dict:
     preset = PRESETS[preset_name]
     vocab = TK.vocab()
     cfg = M.ModelConfig(vocab_size=len(vocab), **preset["model"])
@@ -436,7 +435,7 @@ def build(preset_name: str, seed: int, out: str, created_at: str, weights: str |
     manifest = {
         "schema_version": 1,
         "name": bundle_name or f"vlad-{preset_name}",
-        "version": "0.1.0",
+        "version": version,
         "created_at": created_at,
         "description": (f"{preset['description'].replace(', random init', '')}; trained by train.py "
                         f"(step {ckpt['step']}; training.json; build_bundle.py --preset {preset_name} "
@@ -448,6 +447,7 @@ def build(preset_name: str, seed: int, out: str, created_at: str, weights: str |
         "model": {"width": D, "heads": cfg.heads, "layers": L, "mlp": cfg.mlp,
                   "expert_width": cfg.e_width, "expert_mlp": cfg.e_mlp,
                   "tokens_per_camera": cfg.tokens_per_camera,
+                  **({"vision": cfg.vision, "keypoints": cfg.keypoints} if cfg.vision != "patches" else {}),
                   "max_tokens": T, "prefix_tokens": P,
                   "param_count": {"prefix": M.param_count(policy.prefix),
                                   "expert": M.param_count(policy.expert),
@@ -484,13 +484,14 @@ def main(argv=None) -> int:
     ap.add_argument("--created-at", default=None, help="ISO-8601 UTC timestamp for the manifest")
     ap.add_argument("--weights", default=None, help="train.py checkpoint (best.pt / last.pt) instead of seeded init")
     ap.add_argument("--name", default=None, help="manifest name (default vlad-PRESET)")
+    ap.add_argument("--version", default="0.1.0", help="manifest version (semver)")
     args = ap.parse_args(argv)
     created = args.created_at
     if created is None:
         epoch = os.environ.get("SOURCE_DATE_EPOCH")
         when = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch else dt.datetime.now(dt.timezone.utc)
         created = when.strftime("%Y-%m-%dT%H:%M:%SZ")
-    build(args.preset, args.seed, args.out, created, args.weights, args.name)
+    build(args.preset, args.seed, args.out, created, args.weights, args.name, args.version)
     return 0
 
 

@@ -57,6 +57,20 @@ class FastTokenizer:
         q = np.clip(np.rint(coeffs * self.scale), -self.max_abs, self.max_abs).astype(np.int64)
         return q.reshape(*q.shape[:-2], self.n_tokens) + self.max_abs
 
+    def soft_targets(self, chunk: np.ndarray, sigma: float) -> np.ndarray:
+        """HL-Gauss targets (Farebrother et al. 2024, "Stop regressing"): per token, the mass that a
+        Gaussian of std `sigma` bins around the *unrounded* scaled coefficient puts on each bin.
+        Cross-entropy against these is ordinal: a prediction one bin off is nearly right, which
+        the one-hot targets of `encode` cannot say. [..., H, A] -> [..., n_tokens, vocab] float32."""
+        import torch  # erf over [..., n_tokens, vocab + 1] edges, vectorized
+        chunk = np.asarray(chunk, np.float64)
+        coeffs = np.einsum("kh,...ha->...ka", self._m()[: self.n_freq], chunk) * self.scale
+        y = np.clip(coeffs.reshape(*coeffs.shape[:-2], self.n_tokens), -self.max_abs, self.max_abs)[..., None]
+        edges = np.arange(-self.max_abs, self.max_abs + 2, dtype=np.float64) - 0.5  # vocab + 1 bin edges
+        cdf = 0.5 * (1.0 + torch.erf(torch.from_numpy((edges - y) / (sigma * np.sqrt(2.0)))).numpy())
+        p = np.diff(cdf, axis=-1)
+        return (p / p.sum(-1, keepdims=True)).astype(np.float32)
+
     def decode(self, tokens: np.ndarray) -> np.ndarray:
         """[..., n_freq * A] tokens -> [..., H, A] float32 chunk."""
         tokens = np.asarray(tokens, np.int64)

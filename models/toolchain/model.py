@@ -52,6 +52,9 @@ class ModelConfig:
     # sub-pixel object positions in a few tokens, which is what a 2-core training budget can learn.
     vision: str = "patches"
     keypoints: int = 16
+    # keypoints whose spatial-softmax logits are the dot product of each pixel's features with a
+    # query made from the instruction's words: "where is the thing the instruction names"
+    text_keypoints: int = 0
 
     @property
     def e_width(self) -> int:
@@ -64,7 +67,7 @@ class ModelConfig:
     @property
     def tokens_per_camera(self) -> int:
         if self.vision == "keypoints":
-            return self.keypoints + 1
+            return self.keypoints + self.text_keypoints + 1
         # three stride-2 convs then a 2x2 patchify: 96 -> 48 -> 24 -> 12 -> 6
         h, w = self.image_hw
         return (h // 16) * (w // 16)
@@ -72,6 +75,12 @@ class ModelConfig:
     @property
     def prefix_tokens(self) -> int:
         return self.n_cameras * self.tokens_per_camera + self.max_tokens + 1
+
+
+# The shipped model's sizes (train.py preset "kp-text", build_bundle.py presets kp-flow / kp-l1):
+# keypoint vision with 16 free + 4 instruction-query keypoints per camera, 3 layers.
+SHIPPED_SIZE = dict(width=128, heads=4, layers=3, mlp=256, expert_width=64, expert_mlp=128, vision="keypoints",
+                    keypoints=16, text_keypoints=4, stem_channels=(16, 32, 32), lora_rank=8, lora_alpha=16.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -339,6 +348,10 @@ class KeypointVision(nn.Module):
     x [N, 3, H, W] in [-1, 1] (N = B * cameras, camera-major within a sample), token embeddings
     [B, T, D], tokens [B, T] -> [N, K + 1, D]: one token per keypoint (Fourier features of its
     expected (x, y) plus a learned keypoint embedding) and one pooled-feature token.
+    With `text_keypoints` > 0, that many more keypoints whose logits are <query, pixel features>
+    for queries linear in the instruction's words (mean over its tokens): the instruction points
+    straight at the pixels of the object it names, a short gradient path that the FiLM route
+    alone did not learn within a CPU budget.
     """
 
     FREQS = (1.0, 2.0, 4.0, 8.0)
@@ -365,6 +378,10 @@ class KeypointVision(nn.Module):
         self.kp_proj = init_linear(nn.Linear(4 * len(self.FREQS), d))
         self.kp_emb = nn.Parameter(torch.randn(1, k, d) * 0.5)
         self.pool_proj = init_linear(nn.Linear(c3, d))
+        self.n_text = cfg.text_keypoints
+        if self.n_text:
+            self.text_query = init_linear(nn.Linear(d, self.n_text * c3))
+            self.text_kp_emb = nn.Parameter(torch.randn(1, self.n_text, d) * 0.5)
 
     def forward(self, x: torch.Tensor, tok_emb: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         c = self.n_cameras
@@ -373,16 +390,22 @@ class KeypointVision(nn.Module):
         x = self.conv2(x)
         valid = (tokens != 0).to(torch.float32).unsqueeze(-1)
         text = (tok_emb * valid).sum(1) / valid.sum(1).clamp(min=1.0)  # [B, D]
-        film = self.film(text)  # [B, 2 c2] -> one row per camera image (camera-major in a sample)
-        film = film.unsqueeze(1).expand(film.shape[0], c, film.shape[1]).reshape(-1, film.shape[1])
+        per_image = lambda v: v.unsqueeze(1).expand(v.shape[0], c, v.shape[1]).reshape(-1, v.shape[1])
+        film = per_image(self.film(text))  # [B, 2 c2] -> one row per camera image (camera-major)
         gamma, beta = torch.chunk(film, 2, dim=-1)
         x = F.gelu(x * (1.0 + gamma.unsqueeze(-1).unsqueeze(-1)) + beta.unsqueeze(-1).unsqueeze(-1))
         x = F.gelu(self.conv3(x))
-        attn = torch.softmax(self.kp(x).flatten(2), dim=-1)  # [N, K, HW]
-        pos = torch.matmul(attn, self.grid)  # [N, K, 2] expected (x, y)
+        feats = x.flatten(2)  # [N, c3, HW]
+        logits = self.kp(x).flatten(2)  # [N, K, HW]
+        emb = self.kp_emb
+        if self.n_text:
+            q = per_image(self.text_query(text)).reshape(-1, self.n_text, feats.shape[1])  # [N, Kt, c3]
+            logits = torch.cat([logits, torch.matmul(q, feats)], dim=1)
+            emb = torch.cat([emb, self.text_kp_emb], dim=1)
+        pos = torch.matmul(torch.softmax(logits, dim=-1), self.grid)  # [N, K(+Kt), 2] expected (x, y)
         arg = pos.unsqueeze(-1) * self.freqs  # [N, K, 2, F]
         four = torch.cat([torch.sin(arg), torch.cos(arg)], dim=-1).flatten(2)  # [N, K, 4F]
-        kp_tokens = self.kp_proj(four) + self.kp_emb
+        kp_tokens = self.kp_proj(four) + emb
         pooled = self.pool_proj(x.mean(dim=(2, 3))).unsqueeze(1)  # [N, 1, D]
         return torch.cat([kp_tokens, pooled], dim=1)
 

@@ -62,6 +62,8 @@ PRESET_MODELS = {
     # keypoint vision (model.KeypointVision) at the base sizes: what the shipped bundle trains
     "kp": dict(width=128, heads=4, layers=3, mlp=256, expert_width=64, expert_mlp=128, vision="keypoints",
                keypoints=16, stem_channels=(16, 32, 32), lora_rank=8, lora_alpha=16.0),
+    # + 4 instruction-query keypoints per camera (model.KeypointVision): the shipped model
+    "kp-text": M.SHIPPED_SIZE,
     # small, for tests
     "tiny": dict(width=32, heads=2, layers=2, mlp=64, stem_channels=(8, 16, 32), lora_rank=4, lora_alpha=8.0),
 }
@@ -80,7 +82,7 @@ DEFAULT_CONFIG = {
     "optimizer": {"lr": 5e-4, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 1e-4, "warmup_steps": 200,
                   "decay_at": [0.6, 0.85], "decay_factor": 0.3, "grad_clip": 1.0},
     "augment": {"shift": 6, "brightness": 0.2, "contrast": 0.2, "saturation": 0.1},
-    "fast": {"n_freq": 12, "scale": 4.0, "max_abs": 127, "head_layers": 2},
+    "fast": {"n_freq": 12, "scale": 4.0, "max_abs": 127, "head_layers": 2, "hl_sigma": 0.0},
     "eval_every": 250, "ckpt_every": 250, "log_every": 10, "val_batches": 6, "keep_best_on": "total",
     "threads": 2,
 }
@@ -177,7 +179,7 @@ def flow_t(n: int, gen: torch.Generator) -> torch.Tensor:
 
 
 def compute_losses(net: Trainable, batch: Dict[str, torch.Tensor], conf: dict, tok_targets: torch.Tensor,
-                   gen: torch.Generator, train: bool) -> Dict[str, torch.Tensor]:
+                   gen: torch.Generator, train: bool, soft_targets: torch.Tensor | None = None) -> Dict[str, torch.Tensor]:
     cfg = net.cfg
     lam = conf["lambdas"]
     images, tokens, state = batch["images"], batch["tokens"], batch["state"]
@@ -187,7 +189,10 @@ def compute_losses(net: Trainable, batch: Dict[str, torch.Tensor], conf: dict, t
     losses: Dict[str, torch.Tensor] = {}
 
     logits = net.fast_head(ctx, pmask)
-    losses["fast"] = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tok_targets.reshape(-1))
+    if soft_targets is not None:  # HL-Gauss: ordinal soft labels (fast.hl_sigma > 0)
+        losses["fast"] = -(soft_targets * F.log_softmax(logits, dim=-1)).sum(-1).mean()
+    else:
+        losses["fast"] = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tok_targets.reshape(-1))
     with torch.no_grad():
         losses["fast_acc"] = (logits.argmax(-1) == tok_targets).float().mean()
 
@@ -274,7 +279,7 @@ class Stop(Exception):
 
 
 def train(conf: dict, data_dir: str, out: str, device: str = "auto", time_limit_min: float = 0.0,
-          max_steps: int = 0, episodes=None) -> dict:
+          max_steps: int = 0, episodes=None, init: str | None = None) -> dict:
     """Returns a summary dict. `episodes` (already loaded) skips reading data_dir (tests)."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -284,13 +289,18 @@ def train(conf: dict, data_dir: str, out: str, device: str = "auto", time_limit_
     cfg = model_config(conf["model"])
     fc = conf["fast"]
     tok = FT.FastTokenizer(cfg.chunk_length, cfg.action_dim, fc["n_freq"], fc["scale"], fc["max_abs"])
+    hl_sigma = float(fc.get("hl_sigma", 0.0))
+
+    def soft(actions: np.ndarray):
+        return torch.from_numpy(tok.soft_targets(actions, hl_sigma)).to(device) if hl_sigma > 0 else None
 
     eps = episodes if episodes is not None else R.load_vlad_dataset(
         data_dir, only_success=conf["data"]["only_success"], log=log)
     train_eps, val_eps = R.split_episodes(eps, conf["data"]["val_fraction"], conf["data"]["split_seed"])
     last_path, best_path = os.path.join(out, "last.pt"), os.path.join(out, "best.pt")
     resume = torch.load(last_path, map_location="cpu") if os.path.exists(last_path) else None
-    stats = resume["norm_stats"] if resume else R.norm_stats(train_eps, cfg.chunk_length)
+    warm = torch.load(init, map_location="cpu") if init and not resume else None
+    stats = (resume or warm)["norm_stats"] if (resume or warm) else R.norm_stats(train_eps, cfg.chunk_length)
     mode = conf["data"]["norm"]
     train_set = R.SampleSet(train_eps, stats, cfg.chunk_length, mode, cache_images=conf["data"]["cache_images"])
     val_set = R.SampleSet(val_eps, stats, cfg.chunk_length, mode) if val_eps else None
@@ -313,6 +323,15 @@ def train(conf: dict, data_dir: str, out: str, device: str = "auto", time_limit_
         opt.load_state_dict(resume["optimizer"])
         step, best, history = resume["step"], resume["best_val"], resume["history"]
         log(f"resumed from {last_path} at step {step} (best val {best:.4f})")
+    elif warm:
+        # Warm start (a grown architecture): every tensor whose name and shape match is copied;
+        # the rest keep their fresh init. New optimizer, schedule from step 0.
+        own = net.state_dict()
+        same = {k: v for k, v in warm["model"].items() if k in own and own[k].shape == v.shape}
+        net.load_state_dict(same, strict=False)
+        fresh = sorted(set(own) - set(same))
+        log(f"warm start from {init} (step {warm['step']}): {len(same)} tensors copied, {len(fresh)} fresh: "
+            + ", ".join(fresh))
     n_params = sum(p.numel() for p in net.parameters())
     log(f"model {conf['model']}: {n_params} parameters (prefix {M.param_count(net.prefix)}, expert "
         f"{M.param_count(net.expert)}, l1 expert {M.param_count(net.l1_expert)}, energy {M.param_count(net.energy)}, "
@@ -338,7 +357,7 @@ def train(conf: dict, data_dir: str, out: str, device: str = "auto", time_limit_
                 targets = torch.from_numpy(tok.encode(b["actions"])).to(device)
                 g = torch.Generator().manual_seed(seed * 7919 + bi)
                 tb = to_torch(b, device)
-                ls = compute_losses(net, tb, conf, targets, g, False)
+                ls = compute_losses(net, tb, conf, targets, g, False, soft(b["actions"]))
                 ls["sample_mse"] = torch.tensor(sample_mse(net, tb, 10, g))
                 for k_, v_ in ls.items():
                     sums[k_] = sums.get(k_, 0.0) + float(v_) / len(val_idx)
@@ -368,7 +387,7 @@ def train(conf: dict, data_dir: str, out: str, device: str = "auto", time_limit_
             lr = lr_at(step, total, oc)
             for grp in opt.param_groups:
                 grp["lr"] = lr
-            losses = compute_losses(net, tb, conf, targets, gen, True)
+            losses = compute_losses(net, tb, conf, targets, gen, True, soft(b["actions"]))
             opt.zero_grad(set_to_none=True)
             losses["total"].backward()
             gnorm = float(torch.nn.utils.clip_grad_norm_(net.parameters(), oc["grad_clip"]))
@@ -428,13 +447,15 @@ def main(argv=None) -> int:
     ap.add_argument("--time-limit-min", type=float, default=0.0, help="stop (with a checkpoint) after M minutes")
     ap.add_argument("--max-steps", type=int, default=0, help="stop at this step in this invocation (schedule unchanged)")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--init", default=None, help="warm start: copy matching weights from this checkpoint "
+                    "(ignored when --out already has last.pt to resume)")
     args = ap.parse_args(argv)
     conf = load_config(args.config)
     if args.threads:
         conf["threads"] = args.threads
     with open(os.path.join(os.makedirs(args.out, exist_ok=True) or args.out, "config.json"), "w") as f:
         json.dump(conf, f, indent=1)
-    train(conf, args.data, args.out, args.device, args.time_limit_min, args.max_steps)
+    train(conf, args.data, args.out, args.device, args.time_limit_min, args.max_steps, init=args.init)
     return 0
 
 

@@ -6,7 +6,7 @@ import { isTaskName, type TaskName } from '../sim/tasks.js';
 
 const USAGE = `usage:
   vlad bench control [--rate HZ] [--duration S] [--join replace|ensemble|rtc] [--bundle DIR] [--profile NAME] [--no-record] [--metrics-port P] [--seed N] [--nice N] [--fifo PRIO] [--wait block|poll] [--no-priority] [--json]
-  vlad bench delay [--delays 0,100,200,300] [--methods replace,ensemble,rtc] [--tasks pick,place,touch] [--episodes N] [--smooth-episodes N] [--smooth-steps N] [--bundle DIR] [--seed N] [--json]
+  vlad bench delay [--delays 0,100,200,300] [--methods replace,ensemble,rtc] [--tasks pick,place,touch] [--episodes N] [--smooth-episodes N] [--smooth-steps N] [--success model|expert] [--bundle DIR] [--seed N] [--json]
   vlad bench --bundle DIR ...   (policy inference latency)`;
 
 const METHODS: readonly JoinMethod[] = ['replace', 'ensemble', 'rtc'];
@@ -86,6 +86,7 @@ async function runDelay(args: string[]): Promise<number> {
       episodes: { type: 'string', default: '2' },
       'smooth-episodes': { type: 'string', default: '1' },
       'smooth-steps': { type: 'string', default: '150' },
+      success: { type: 'string', default: 'model' },
       bundle: { type: 'string', default: 'models/bundles/vlad-base-flow' },
       profile: { type: 'string', default: 'cpu' },
       seed: { type: 'string', default: '0' },
@@ -97,9 +98,10 @@ async function runDelay(args: string[]): Promise<number> {
   const methods = list(values.methods!).map((m) => method(m, 'methods'));
   const tasks = list(values.tasks!).map((t) => { if (!isTaskName(t)) throw new UsageError(`--tasks: unknown task '${t}'`); return t as TaskName; });
   if (!delaysMs.length || !methods.length || !tasks.length) throw new UsageError('--delays, --methods and --tasks need at least one entry');
+  if (values.success !== 'model' && values.success !== 'expert') throw new UsageError(`--success: expected model or expert, got '${values.success}'`);
   const { benchDelay } = await import('./bench-delay.js');
   const out = await benchDelay({
-    delaysMs, methods, tasks,
+    delaysMs, methods, tasks, successPlanner: values.success,
     episodes: num('episodes', values.episodes, 1, 1000, true),
     smoothEpisodes: num('smooth-episodes', values['smooth-episodes'], 0, 100, true),
     smoothSteps: num('smooth-steps', values['smooth-steps'], 10, 100_000, true),

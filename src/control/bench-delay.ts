@@ -1,9 +1,9 @@
 // `vlad bench delay`: chunk-boundary smoothness and task success under an injected inference
 // delay, per joining method, in lockstep virtual time on the sim-worker robot (see
-// sim/control-episode.ts). Smoothness uses the shipped flow model (random weights, so its chunks
-// disagree with each other: exactly what joining has to hide), guided through expert_vjp for RTC.
-// Success uses the privileged scripted expert as the planner, delayed like a policy; its chunks
-// already agree where they overlap, and it ignores RTC guidance, so RTC is not applicable to it.
+// sim/control-episode.ts). Smoothness uses the bundle's flow model (guided through expert_vjp for
+// RTC). Success uses, by default, the same model as the planner on every method (RTC included);
+// `successPlanner: 'expert'` uses the privileged scripted operator instead (its chunks already
+// agree where they overlap and it ignores RTC guidance, so its RTC cell is n/a).
 import { resolve } from 'node:path';
 import type { JoinMethod } from './action-queue.js';
 import { plannerFromEngine } from './planner.js';
@@ -19,8 +19,10 @@ export interface DelayBenchOptions {
   bundle: string;
   profile: string;
   tasks: TaskName[];
-  /** Expert episodes per task per cell. */
+  /** Success episodes per task per cell. */
   episodes: number;
+  /** Who plans the success episodes: the bundle's model (default) or the scripted operator. */
+  successPlanner?: 'model' | 'expert';
   /** Model episodes per cell (smoothness), and their length in control steps. */
   smoothEpisodes: number;
   smoothSteps: number;
@@ -59,16 +61,18 @@ export async function benchDelay(o: DelayBenchOptions): Promise<Record<string, u
           delays.push(...r.stats.delays);
           if (method === 'rtc') rtcChunks += r.stats.chunksAccepted;
         }
-        // Success: the privileged expert, blind frames (it never looks at pixels).
+        // Success: the model (cameras rendered every tick) or the privileged expert (blind frames).
+        const byModel = (o.successPlanner ?? 'model') === 'model';
         let successes = 0, episodes = 0;
         const perTask: Record<string, string> = {};
-        if (method !== 'rtc') {
+        if (byModel || method !== 'rtc') {
           for (const [ti, task] of o.tasks.entries()) {
             let ok = 0;
             for (let e = 0; e < o.episodes; e++) {
               const r = await runControlEpisode(robot, {
                 task, taskSeed: deriveSeed(o.seed, ti, e), operatorSeed: deriveSeed(o.seed, ti, e, 1),
-                planner: robot.expertPlanner(io.chunk_length, io.control_dt), join: { method }, delayS: delayMs / 1e3, pixels: false,
+                planner: byModel ? plannerFromEngine(engine) : robot.expertPlanner(io.chunk_length, io.control_dt),
+                join: { method }, delayS: delayMs / 1e3, pixels: byModel,
               });
               if (r.success) ok++;
             }
@@ -85,11 +89,11 @@ export async function benchDelay(o: DelayBenchOptions): Promise<Record<string, u
           seam_max: r3(worstSeam),
           mean_in_chunk_step: r3(stepN ? stepSum / stepN : 0),
           boundaries,
-          expert_success: method === 'rtc' ? null : r3(successes / Math.max(1, episodes)),
-          expert_success_by_task: method === 'rtc' ? 'n/a: the scripted expert ignores RTC guidance' : perTask,
+          success: episodes ? r3(successes / episodes) : null,
+          success_by_task: episodes ? perTask : 'n/a: the scripted expert ignores RTC guidance',
         };
         rows.push(row);
-        log(`  delay ${delayMs} ms ${method}: boundary jump ratio ${row.boundary_jump_ratio}, seam ratio ${row.seam_ratio} (${boundaries} boundaries, d<=${row.delay_steps}), expert success ${row.expert_success ?? 'n/a'} [${((performance.now() - t0) / 1e3).toFixed(0)} s]`);
+        log(`  delay ${delayMs} ms ${method}: boundary jump ratio ${row.boundary_jump_ratio}, seam ratio ${row.seam_ratio} (${boundaries} boundaries, d<=${row.delay_steps}), ${byModel ? 'model' : 'expert'} success ${row.success ?? 'n/a'} [${((performance.now() - t0) / 1e3).toFixed(0)} s]`);
       }
     }
   } finally {
@@ -99,8 +103,10 @@ export async function benchDelay(o: DelayBenchOptions): Promise<Record<string, u
   return {
     rate_hz: rateHz,
     time: 'lockstep virtual time: answers land delay_ms after their observation (at least one control step); compute time not counted',
-    smoothness: `${engine.modelVersion} (random weights), ${o.smoothEpisodes} episode(s) x ${o.smoothSteps} steps per cell; ratio = largest L2 jump of the joined plan at a chunk boundary / mean L2 step inside chunks (before the safety filter); seam_ratio = largest distance at a boundary between the joined command and where the previous plan was going / the same mean step`,
-    success: `privileged scripted expert as the planner, ${o.episodes} episode(s) x ${o.tasks.join(',')} per cell; RTC not applicable (the expert ignores guidance, its chunks already agree)`,
+    smoothness: `${engine.modelVersion}, ${o.smoothEpisodes} episode(s) x ${o.smoothSteps} steps per cell; ratio = largest L2 jump of the joined plan at a chunk boundary / mean L2 step inside chunks (before the safety filter); seam_ratio = largest distance at a boundary between the joined command and where the previous plan was going / the same mean step`,
+    success: (o.successPlanner ?? 'model') === 'model'
+      ? `${engine.modelVersion} as the planner, ${o.episodes} episode(s) x ${o.tasks.join(',')} per cell, same task seeds in every cell`
+      : `privileged scripted expert as the planner, ${o.episodes} episode(s) x ${o.tasks.join(',')} per cell; RTC not applicable (the expert ignores guidance, its chunks already agree)`,
     rows,
     wall_s: r3((performance.now() - t0) / 1e3),
   };

@@ -92,7 +92,7 @@ export async function runCollect(args: string[]): Promise<number> {
   });
 }
 
-const SIM_USAGE = 'vlad sim (--bundle DIR | --policy expert) --task T|all --episodes N [--seed S] [--json] [--record DIR] [--video FILE.gif] [--mode realtime|lockstep] [--profile NAME] [--swap-instruction] [--blank-cameras]';
+const SIM_USAGE = 'vlad sim (--bundle DIR | --policy expert) --task T|all --episodes N [--seed S] [--json] [--record DIR] [--video FILE.gif] [--mode realtime|lockstep] [--profile NAME] [--replan-every STEPS] [--swap-instruction] [--blank-cameras]';
 
 interface SimArgs {
   tasks: TaskName[];
@@ -106,6 +106,7 @@ interface SimArgs {
   policy?: 'expert';
   profile?: string;
   probe?: InputProbe;
+  replanEvery?: number;
 }
 
 async function simulate(a: SimArgs): Promise<number> {
@@ -131,7 +132,7 @@ async function simulate(a: SimArgs): Promise<number> {
   let report: RunReport;
   try {
     report = await runClosedLoop(robot, policy, {
-      tasks: a.tasks, episodes: a.episodes, seed: a.seed, mode: a.mode, sink, probe: a.probe,
+      tasks: a.tasks, episodes: a.episodes, seed: a.seed, mode: a.mode, sink, probe: a.probe, replanEvery: a.replanEvery,
       video: a.video ? { size: 160, every: 2, maxFrames: 1500 } : undefined,
       onEpisode: (r) => err(`sim ${r.task} seed=${r.seed} ${r.success ? 'success' : 'fail'} steps=${r.steps} "${r.instruction}"${r.originalSuccess !== undefined ? ` original-object=${r.originalSuccess ? 'success' : 'no'}` : ''}`),
     });
@@ -164,7 +165,7 @@ function parseSimArgs(args: string[]): SimArgs | 'help' {
     bundle: { type: 'string' }, policy: { type: 'string' }, task: { type: 'string' }, episodes: { type: 'string' },
     seed: { type: 'string' }, json: { type: 'boolean' }, record: { type: 'string' }, video: { type: 'string' },
     mode: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean' },
-    'swap-instruction': { type: 'boolean' }, 'blank-cameras': { type: 'boolean' },
+    'swap-instruction': { type: 'boolean' }, 'blank-cameras': { type: 'boolean' }, 'replan-every': { type: 'string' },
   } });
   if (values.help) return 'help';
   if (values.bundle && values.policy) throw new UsageError('give --bundle or --policy, not both');
@@ -178,6 +179,7 @@ function parseSimArgs(args: string[]): SimArgs | 'help' {
     json: values.json ?? false, record: values.record, video: values.video, mode, bundle: values.bundle,
     policy: values.policy as 'expert' | undefined, profile: values.profile,
     probe: { swapInstruction: values['swap-instruction'] ?? false, blankCameras: values['blank-cameras'] ?? false },
+    ...(values['replan-every'] !== undefined ? { replanEvery: parseInt32('replan-every', values['replan-every'], undefined, 1) } : {}),
   };
 }
 
