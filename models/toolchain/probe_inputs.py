@@ -8,6 +8,14 @@ chunk, with (a) the real inputs, (b) both cameras blanked (uniform gray), (c) th
 colour word swapped to another colour of the same object kind (the demonstration still shows the
 original target, so a policy that reads the instruction should get *worse*), (d) the state zeroed
 (the normalized mean). Larger error than (a) = the input matters.
+
+Then the grounding probe, on the approach phase where the instruction decides everything: at step
+5 of each validation episode (the arm has not moved towards anything yet), how much the L1
+expert's chunk changes when the target's colour is swapped to *another object in the scene* of
+the same kind (red -> green cube, yellow -> orange ball), next to its error against the
+demonstration; and, for the keypoint stem, how far the instruction-query keypoints move on the
+image under the same swap and how peaked their spatial softmax is (a grounded keypoint sits on
+the named object: low entropy, and it jumps to the other object when the colour is swapped).
 """
 from __future__ import annotations
 
@@ -17,6 +25,7 @@ import sys
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fast_tokens as FT  # noqa: E402
@@ -49,7 +58,8 @@ def main() -> int:
     conf = ck["config"]
     cfg = T.model_config(conf["model"])
     fc = conf["fast"]
-    net = T.Trainable(cfg, FT.FastTokenizer(cfg.chunk_length, cfg.action_dim, fc["n_freq"], fc["scale"], fc["max_abs"]),
+    net = T.Trainable(cfg, FT.FastTokenizer(cfg.chunk_length, cfg.action_dim, fc["n_freq"], fc.get("scale", 4.0),
+                                            fc.get("max_abs", 127)),
                       fc["head_layers"])
     net.load_state_dict(ck["model"])
     net.eval()
@@ -81,7 +91,68 @@ def main() -> int:
         results[variant] = (float(np.mean(flow)), float(np.mean(l1)))
         print(f"{variant:15s} flow 10-step sample MSE {results[variant][0]:.4f}   L1 expert MSE {results[variant][1]:.4f}",
               flush=True)
+    grounding(net, cfg, val, ck["norm_stats"], ck["norm_mode"])
     return 0
+
+
+IN_SCENE_SWAP = {"red": "green", "green": "blue", "blue": "red", "yellow": "orange", "orange": "yellow"}
+
+
+def swap_target(instr: str) -> str:
+    """The target's colour -> another object of the same kind that is in every scene."""
+    w = instr.split()
+    for i, x in enumerate(w[:-1]):
+        if x in IN_SCENE_SWAP and w[i + 1] in ("cube", "ball"):
+            w[i] = IN_SCENE_SWAP[x]
+            break
+    return " ".join(w)
+
+
+def text_keypoints(vision: M.KeypointVision, images: torch.Tensor, tok_emb: torch.Tensor, tokens: torch.Tensor):
+    """Expected positions [N, Kt, 2] and softmax entropies [N, Kt] of the instruction-query keypoints
+    (KeypointVision.forward up to its text logits)."""
+    c = vision.n_cameras
+    x = images.reshape(-1, *images.shape[2:]).permute(0, 3, 1, 2).to(torch.float32) * (2.0 / 255.0) - 1.0
+    x = F.gelu(vision.conv1(F.avg_pool2d(x, 2)))
+    x = vision.conv2(x)
+    valid = (tokens != 0).to(torch.float32).unsqueeze(-1)
+    text = (tok_emb * valid).sum(1) / valid.sum(1).clamp(min=1.0)
+    per_image = lambda v: v.unsqueeze(1).expand(v.shape[0], c, v.shape[1]).reshape(-1, v.shape[1])
+    gamma, beta = torch.chunk(per_image(vision.film(text)), 2, dim=-1)
+    x = F.gelu(x * (1.0 + gamma[..., None, None]) + beta[..., None, None])
+    feats = F.gelu(vision.conv3(x)).flatten(2)
+    q = per_image(vision.text_query(text)).reshape(-1, vision.n_text, feats.shape[1])
+    logits = torch.matmul(q, feats)
+    p = torch.softmax(logits, dim=-1)
+    return torch.matmul(p, vision.grid), -(p * torch.log_softmax(logits, dim=-1)).sum(-1)
+
+
+@torch.no_grad()
+def grounding(net, cfg, val, stats, mode, step: int = 5, n: int = 40) -> None:
+    vs = R.SampleSet(val, stats, cfg.chunk_length, mode)
+    zero = torch.zeros(M.lora_size(net.l1_expert.cfg))
+    change, err, moved, ent = [], [], [], []
+    first = np.concatenate([[0], np.cumsum([e.length for e in val])])
+    for i, e in enumerate(val[:n]):
+        s = vs.get(int(first[i]) + min(step, e.length - 1))
+        toks = torch.from_numpy(np.stack([e.tokens, np.asarray(TK.encode(swap_target(e.instruction), cfg.max_tokens), np.int64)]))
+        images = torch.from_numpy(np.stack([s["images"]] * 2))
+        state = torch.from_numpy(np.stack([s["state"]] * 2))
+        kv, pm, _ = M.prefix_encode_batch(net.prefix, images, toks, state)
+        out = net.l1_expert.run(torch.zeros(2, cfg.chunk_length, cfg.action_dim), None, kv, pm, zero)
+        change.append(float(((out[0] - out[1]) ** 2).mean()))
+        err.append(float(((out[0] - torch.from_numpy(s["actions"])) ** 2).mean()))
+        if cfg.vision == "keypoints" and cfg.text_keypoints:
+            pos, h = text_keypoints(net.prefix.vision, images, net.prefix.token_emb(toks), toks)
+            c = cfg.n_cameras
+            moved.append(float((pos[:c] - pos[c:]).norm(dim=-1).mean()))
+            ent.append(float(h[:c].mean()))
+    print(f"grounding (step {step} of {len(change)} val episodes): L1 expert MSE vs demo {np.mean(err):.4f}; "
+          f"mean squared change of its chunk when the target colour is swapped {np.mean(change):.4f}", flush=True)
+    if moved:
+        hw = cfg.image_hw[0] // 4 * cfg.image_hw[1] // 4
+        print(f"instruction keypoints: move {np.mean(moved):.3f} image half-widths under the swap; softmax entropy "
+              f"{np.mean(ent):.2f} nats (uniform {np.log(hw):.2f})", flush=True)
 
 
 if __name__ == "__main__":

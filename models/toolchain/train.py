@@ -71,13 +71,15 @@ PRESET_MODELS = {
 DEFAULT_CONFIG = {
     "model": "base",
     "seed": 0,
-    "data": {"val_fraction": 0.1, "split_seed": 0, "norm": "mean_std", "only_success": True, "cache_images": False},
+    "data": {"val_fraction": 0.1, "split_seed": 0, "norm": "mean_std", "only_success": True, "cache_images": False,
+             "early_weight": 1.0, "early_fraction": 0.4},
     "batch": 32,
     "flow_samples": 4,
     "energy_contexts": 8,
     "steps": 6000,
     "lambdas": {"fast": 1.0, "flow": 1.0, "energy": 0.1, "l1_expert": 1.0, "l1": 0.0},
     "ki_stop_gradient": True,
+    "l1_trains_prefix": False,
     "pad_weight": 1.0,
     "optimizer": {"lr": 5e-4, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 1e-4, "warmup_steps": 200,
                   "decay_at": [0.6, 0.85], "decay_factor": 0.3, "grad_clip": 1.0},
@@ -215,7 +217,10 @@ def compute_losses(net: Trainable, batch: Dict[str, torch.Tensor], conf: dict, t
         a_hat = x_t - tt * v
         losses["l1"] = ((a_hat - a_k).abs() * w_k).sum() / (wsum * k)
 
-    l1_out = net.l1_expert.run(torch.zeros_like(actions), None, kv_x, pmask,
+    # `l1_trains_prefix`: the one-step L1 head's loss also reaches the prefix (a second backbone
+    # objective next to FAST, continuous instead of discrete); the flow expert stays insulated.
+    kv_l1 = kv if conf.get("l1_trains_prefix", False) else kv_x
+    l1_out = net.l1_expert.run(torch.zeros_like(actions), None, kv_l1, pmask,
                                torch.zeros(M.lora_size(net.l1_expert.cfg), device=actions.device))
     losses["l1_expert"] = ((l1_out - actions).abs() * w.unsqueeze(-1)).sum() / wsum
 
@@ -307,6 +312,19 @@ def train(conf: dict, data_dir: str, out: str, device: str = "auto", time_limit_
     log(f"data: {len(train_eps)} train episodes ({len(train_set)} samples), {len(val_eps)} val episodes "
         f"({len(val_set) if val_set else 0} samples); device {device}, {torch.get_num_threads()} threads")
 
+    # Approach-phase weighting: steps in the first `early_fraction` of an episode (the arm has yet
+    # to reach the named object, so only the instruction + cameras say where to go) are drawn
+    # `early_weight` times as often. Later steps mostly continue what the state already shows.
+    dc = conf["data"]
+    sample_p = None
+    if float(dc.get("early_weight", 1.0)) != 1.0:
+        lengths = np.array([train_eps[i].length for i in train_set.index[:, 0]], np.float64)
+        early = train_set.index[:, 1] < float(dc.get("early_fraction", 0.4)) * lengths
+        w = np.where(early, float(dc["early_weight"]), 1.0)
+        sample_p = w / w.sum()
+        log(f"sampling: {early.mean():.0%} of samples are approach-phase, drawn x{dc['early_weight']} "
+            f"({(sample_p * early).sum():.0%} of draws)")
+
     torch.manual_seed(seed)
     net = Trainable(cfg, tok, fc["head_layers"]).to(device)
     oc = conf["optimizer"]
@@ -378,7 +396,8 @@ def train(conf: dict, data_dir: str, out: str, device: str = "auto", time_limit_
     try:
         while step < end_step:
             rng = np.random.default_rng([seed, step])
-            idx = rng.integers(0, len(train_set), conf["batch"])
+            idx = (rng.choice(len(train_set), conf["batch"], p=sample_p) if sample_p is not None
+                   else rng.integers(0, len(train_set), conf["batch"]))
             b = train_set.batch(idx)
             targets = torch.from_numpy(tok.encode(b["actions"])).to(device)
             gen = torch.Generator().manual_seed(seed * 1000003 + step)
