@@ -1,25 +1,27 @@
 #!/bin/sh
 # Rebuilds every committed bundle, then checks them with onnxruntime-node when node_modules is
 # installed. Needs only Debian's python3-torch / python3-onnx.
-#   - the three tiny runtime-test bundles from their presets (seed 0, random init)
-#   - the shipped, trained bundles from the committed weights (models/weights/vlad-base.pt):
-#     vlad-base-flow (flow matching, the default) and vlad-base-l1 (one-step L1, for comparison)
+#   - the shipped vlad-base-flow and the three tiny runtime-test bundles from their presets
+#     (seed 0, random init)
+#   - the trained candidates (MODEL_CARD.md) from the committed weights
+#     models/weights/vlad-trained-candidate.pt: flow matching and one-step L1
 # created_at is pinned (SOURCE_DATE_EPOCH) so a rebuild reproduces the committed bundles byte for byte.
 set -eu
 cd "$(dirname "$0")/../.."
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1795305600}"  # 2026-11-22T00:00:00Z
 SEED="${SEED:-0}"
-for preset in tiny-flow-quantile tiny-ddim tiny-l1; do
+for preset in tiny-flow-quantile tiny-ddim tiny-l1 base-flow; do
   /usr/bin/python3 models/toolchain/build_bundle.py --preset "$preset" --seed "$SEED" \
     --out "models/bundles/vlad-$preset"
 done
 for kind in flow l1; do
-  /usr/bin/python3 models/toolchain/build_bundle.py --preset "kp-$kind" --weights models/weights/vlad-base.pt \
-    --name "vlad-base-$kind" --version 1.0.0 --out "models/bundles/vlad-base-$kind"
+  /usr/bin/python3 models/toolchain/build_bundle.py --preset "kp-$kind" --weights models/weights/vlad-trained-candidate.pt \
+    --name "vlad-trained-$kind" --version 0.2.0 --out "models/bundles/vlad-trained-$kind-candidate"
 done
 if [ -d node_modules/onnxruntime-node ]; then
-  node models/toolchain/check_ort.mjs models/bundles/vlad-tiny-flow-quantile \
-    models/bundles/vlad-tiny-ddim models/bundles/vlad-tiny-l1 models/bundles/vlad-base-flow models/bundles/vlad-base-l1
+  node models/toolchain/check_ort.mjs models/bundles/vlad-tiny-flow-quantile models/bundles/vlad-tiny-ddim \
+    models/bundles/vlad-tiny-l1 models/bundles/vlad-base-flow \
+    models/bundles/vlad-trained-flow-candidate models/bundles/vlad-trained-l1-candidate
 else
   echo "node_modules missing: skipped the onnxruntime-node check (npm ci, then node models/toolchain/check_ort.mjs ...)"
 fi
