@@ -63,11 +63,20 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
     // Preallocated: the per-tick path only fills these.
     const maxTicks = Math.ceil(o.rateHz * o.durationS) + 16;
     const lateMs = new Float64Array(maxTicks);
+    const wakeLateMs = new Float64Array(maxTicks);
+    const marginMs = new Float64Array(maxTicks);
     let nTicks = 0;
     const plannerMs: number[] = [];
     const workerMs: number[] = [];
     const telemetry: ControlTelemetry = {
-      tick(lateS, misses) { if (nTicks < maxTicks) lateMs[nTicks++] = lateS * 1e3; metrics.tick(lateS, misses); },
+      tick(lateS, misses, timing) {
+        if (nTicks < maxTicks) {
+          wakeLateMs[nTicks] = (timing?.wakeLateS ?? 0) * 1e3;
+          marginMs[nTicks] = (timing?.marginS ?? 0) * 1e3;
+          lateMs[nTicks++] = lateS * 1e3;
+        }
+        metrics.tick(lateS, misses);
+      },
       clamp: (r, j) => metrics.clamp(r, j),
       watchdog: (e, m) => metrics.watchdog(e, m),
       queueDepth: (s) => metrics.queueDepth(s),
@@ -112,6 +121,17 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
     const priority: PriorityResult | null = o.priority === false ? null : raiseThreadPriority(o.priority ?? { nice: -10 });
     // Let the first state and frame land before the loop starts.
     while (!robot.latest() || !robot.readState()) await new Promise((r) => setTimeout(r, 5));
+    // Plans before the epoch, plain and (for RTC) guided by a prefix: the policy worker's first
+    // requests of each kind are slow and allocate heavily; that belongs before the measurement.
+    const first = robot.latest()!;
+    const H = engine.manifest.io.chunk_length;
+    const dtChunk = engine.manifest.io.control_dt;
+    await inner.plan(first, { id: -2 });
+    if (o.join === 'rtc') {
+      const actions = new Float32Array(H * 7);
+      for (let h = 0; h < H; h++) actions.set(first.state, h * 7);
+      await inner.plan(first, { id: -1, prefix: { actions, length: H, actionDim: 7, dt: dtChunk, frozenSteps: 2 } });
+    }
     const load0 = loadavg();
     const runStartMs = performance.now();
     log(`bench control: ${o.rateHz} Hz for ${o.durationS} s, ${o.join} joining, recording ${o.record ? cams.length : 0} cameras every tick (load ${load0.map((x) => x.toFixed(2)).join(' ')})`);
@@ -140,6 +160,7 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
       ticks: acc.ticks,
       jitter_ms: { p50: j.p50, p99: j.p99, max: j.max, mean: j.mean },
       // The first 2 s include JIT compilation of the tick path and the first chunks.
+      warm_up: loop.warmUp ? { ticks: loop.warmUp.ticks, ms: round(loop.warmUp.ms, 1) } : null,
       jitter_ms_after_2s: late.length > 2 * o.rateHz ? (({ p50, p99, max }) => ({ p50, p99, max }))(summarize(late.slice(2 * o.rateHz), 4)) : null,
       late_ticks_over_0_5ms: late.filter((x) => x > 0.5).length,
       late_ticks_over_1ms: late.filter((x) => x > 1).length,
@@ -152,7 +173,7 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
         latency_ms: dist(plannerMs), worker_total_ms: dist(workerMs),
       },
       inference_delay_steps: dist(s.delays, 1),
-      recorder: recStats ? { cameras: cams.length, steps: recStats.steps, dropped_frames: recStats.droppedFrames, max_queue_depth: recStats.maxQueueDepthSeen, episode } : null,
+      recorder: recStats ? { cameras: cams.length, steps: recStats.steps, dropped_frames: recStats.droppedFrames, repeated_images: recStats.repeatedImages, max_queue_depth: recStats.maxQueueDepthSeen, episode } : null,
       clamps,
       watchdog_events: s.watchdogEvents,
       mode: s.mode,
@@ -160,7 +181,10 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
       control_thread: priority,
       wait: o.wait ?? 'block',
       gc: { count: gc.count, total_ms: round(gc.totalMs), max_ms: round(gc.maxMs), over_1ms_at_ms: gc.atMs },
-      worst_ticks: late.map((ms, i) => ({ i, ms })).sort((a, b) => b.ms - a.ms).slice(0, 5).map(({ i, ms }) => ({ tick: i, at_ms: round(i * 1e3 / o.rateHz, 0), late_ms: round(ms) })),
+      // wake_late_ms: how late the coarse timer fired (against margin_ms before the deadline); a miss
+      // with wake_late_ms > margin_ms was the event loop waking late, otherwise the final wait or the tick itself.
+      worst_ticks: late.map((ms, i) => ({ i, ms })).sort((a, b) => b.ms - a.ms).slice(0, 8).map(({ i, ms }) => ({ tick: i, at_ms: round(i * 1e3 / o.rateHz, 0), late_ms: round(ms), wake_late_ms: round(wakeLateMs[i]!), margin_ms: round(marginMs[i]!) })),
+      timer_margin_ms: nTicks ? { max: round(Math.max(...marginMs.subarray(0, nTicks))), mean: round(marginMs.subarray(0, nTicks).reduce((a, b) => a + b, 0) / nTicks) } : null,
       load_avg: { start: load0.map((x) => round(x, 2)), end: loadavg().map((x) => round(x, 2)) },
     };
   } finally {
