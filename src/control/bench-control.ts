@@ -26,6 +26,8 @@ export interface ControlBenchOptions {
   bundle: string;
   profile: string;
   join: JoinMethod;
+  /** Per-tick commands (forward controller) or a trajectory per plan (JointTrajectoryController). Default forward. */
+  output?: 'forward' | 'trajectory';
   record: boolean;
   metricsPort?: number;
   seed: number;
@@ -93,6 +95,7 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
       rateHz: o.rateHz, robot, observations: robot, robotDescription: simRobotDescription(),
       planner: inner,
       join: { method: o.join }, replanThreshold: 1, // re-plan as soon as the last answer is in
+      output: o.output ?? 'forward',
       telemetry, compute: sched, ratekeeper: { block: (o.wait ?? 'block') === 'block' }, log: (l) => log(`  ${l}`),
     });
     const images: Record<string, Uint8Array> = {};
@@ -177,7 +180,8 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
       clamps,
       watchdog_events: s.watchdogEvents,
       mode: s.mode,
-      sim: { physics_hz: 250, camera_hz: 30, physics_overruns: robot.overruns, commands_applied: robot.commandsApplied },
+      output: o.output ?? 'forward',
+      sim: { physics_hz: 250, camera_hz: 30, physics_overruns: robot.overruns, commands_applied: robot.commandsApplied, trajectories_applied: robot.trajectoriesApplied, trajectories_cut: robot.trajectoriesCut },
       control_thread: priority,
       wait: o.wait ?? 'block',
       gc: { count: gc.count, total_ms: round(gc.totalMs), max_ms: round(gc.maxMs), over_1ms_at_ms: gc.atMs },
