@@ -6,6 +6,7 @@
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { summarize } from '../core/stats.js';
 import { ControlLoop, type ControlTelemetry, type TickRecord } from './loop.js';
@@ -38,6 +39,14 @@ export interface ControlBenchOptions {
   progress?: (line: string) => void;
 }
 
+/** Aggregate CPU jiffies from /proc/stat (Linux): total and steal (time the host ran something else). */
+function cpuTimes(): { total: number; steal: number } | null {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { total: f.reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
+  } catch { return null; }
+}
+
 const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
 const dist = (xs: readonly number[], d = 3) => (xs.length ? summarize(xs, d) : null);
 
@@ -68,6 +77,10 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
     const wakeLateMs = new Float64Array(maxTicks);
     const marginMs = new Float64Array(maxTicks);
     let nTicks = 0;
+    // A miss whose coarse timer already fired after the deadline's margin is the event loop waking
+    // late (busy thread or timer); one whose timer was on time is the final Atomics.wait/spin
+    // overshooting, i.e. the OS not running the thread when its timeout expired.
+    const missCause = { event_loop_wake: 0, final_wait: 0 };
     const plannerMs: number[] = [];
     const workerMs: number[] = [];
     const telemetry: ControlTelemetry = {
@@ -76,6 +89,10 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
           wakeLateMs[nTicks] = (timing?.wakeLateS ?? 0) * 1e3;
           marginMs[nTicks] = (timing?.marginS ?? 0) * 1e3;
           lateMs[nTicks++] = lateS * 1e3;
+        }
+        if (misses > 0 && timing) {
+          if (timing.skipped > 0 || timing.wakeLateS > timing.marginS) missCause.event_loop_wake += misses;
+          else missCause.final_wait += misses;
         }
         metrics.tick(lateS, misses);
       },
@@ -136,11 +153,13 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
       await inner.plan(first, { id: -1, prefix: { actions, length: H, actionDim: 7, dt: dtChunk, frozenSteps: 2 } });
     }
     const load0 = loadavg();
+    const cpu0 = cpuTimes();
     const runStartMs = performance.now();
     log(`bench control: ${o.rateHz} Hz for ${o.durationS} s, ${o.join} joining, recording ${o.record ? cams.length : 0} cameras every tick (load ${load0.map((x) => x.toFixed(2)).join(' ')})`);
     const progress = setInterval(() => log(`  ${nTicks} ticks, ${loop.snapshot().chunksAccepted} chunks`), 2000);
     const timer = setTimeout(() => loop.stop(), o.durationS * 1e3);
     const acc = await loop.run();
+    const cpu1 = cpuTimes();
     clearTimeout(timer);
     clearInterval(progress);
     loop.close();
@@ -169,6 +188,7 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
       late_ticks_over_1ms: late.filter((x) => x > 1).length,
       deadline_misses: acc.misses,
       skipped_steps: acc.skipped,
+      misses_by_cause: missCause,
       late_tolerance_ms: round(acc.lateToleranceS * 1e3),
       planner: {
         bundle: engine.modelVersion, profile: o.profile, join: o.join,
@@ -190,6 +210,8 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
       worst_ticks: late.map((ms, i) => ({ i, ms })).sort((a, b) => b.ms - a.ms).slice(0, 8).map(({ i, ms }) => ({ tick: i, at_ms: round(i * 1e3 / o.rateHz, 0), late_ms: round(ms), wake_late_ms: round(wakeLateMs[i]!), margin_ms: round(marginMs[i]!) })),
       timer_margin_ms: nTicks ? { max: round(Math.max(...marginMs.subarray(0, nTicks))), mean: round(marginMs.subarray(0, nTicks).reduce((a, b) => a + b, 0) / nTicks) } : null,
       load_avg: { start: load0.map((x) => round(x, 2)), end: loadavg().map((x) => round(x, 2)) },
+      // Share of the vCPUs' time the host gave to others during the run (virtual machines).
+      cpu_steal_pct: cpu0 && cpu1 && cpu1.total > cpu0.total ? round((100 * (cpu1.steal - cpu0.steal)) / (cpu1.total - cpu0.total), 2) : null,
     };
   } finally {
     await recorder?.close().catch(() => undefined);

@@ -25,6 +25,7 @@ test('vlad bench control --json prints one object with the loop, planner, record
   assert.ok(Array.isArray(out.load_avg.start));
   assert.ok(out.recorder.repeated_images > 0, 'camera frames (30 Hz) repeat across 100 Hz steps and are not re-encoded');
   assert.equal(out.warm_up.ticks, 3000);
+  assert.equal(out.misses_by_cause.event_loop_wake + out.misses_by_cause.final_wait, out.deadline_misses);
 });
 
 test('vlad bench control --output trajectory drives the sim arm through its JointTrajectoryController', async () => {
