@@ -5,7 +5,7 @@ import type { JoinMethod } from './action-queue.js';
 import { isTaskName, type TaskName } from '../sim/tasks.js';
 
 const USAGE = `usage:
-  vlad bench control [--rate HZ] [--duration S] [--join replace|ensemble|rtc] [--output forward|trajectory] [--bundle DIR] [--profile NAME] [--no-record] [--metrics-port P] [--seed N] [--nice N] [--fifo PRIO] [--wait block|poll] [--no-priority] [--json]
+  vlad bench control [--rate HZ] [--duration S] [--join replace|ensemble|rtc] [--output forward|trajectory] [--warm-up-ticks N] [--bundle DIR] [--profile NAME] [--no-record] [--metrics-port P] [--seed N] [--nice N] [--fifo PRIO] [--wait block|poll] [--no-priority] [--json]
   vlad bench delay [--delays 0,100,200,300] [--methods replace,ensemble,rtc] [--tasks pick,place,touch] [--episodes N] [--smooth-episodes N] [--smooth-steps N] [--bundle DIR] [--seed N] [--json]
   vlad bench --bundle DIR ...   (policy inference latency)`;
 
@@ -46,6 +46,7 @@ async function runControl(args: string[]): Promise<number> {
       duration: { type: 'string', default: '10' },
       join: { type: 'string', default: 'rtc' },
       output: { type: 'string', default: 'forward' },
+      'warm-up-ticks': { type: 'string', default: '3000' },
       bundle: { type: 'string', default: 'models/bundles/vlad-base-flow' },
       profile: { type: 'string', default: 'cpu' },
       'no-record': { type: 'boolean', default: false },
@@ -68,6 +69,7 @@ async function runControl(args: string[]): Promise<number> {
     durationS: num('duration', values.duration, 0.1, 3600),
     join: method(values.join!, 'join'),
     output,
+    warmUpTicks: num('warm-up-ticks', values['warm-up-ticks'], 0, 1_000_000, true),
     bundle: values.bundle!, profile: values.profile!,
     record: !values['no-record'],
     ...(values['metrics-port'] !== undefined ? { metricsPort: num('metrics-port', values['metrics-port'], 0, 65535, true) } : {}),

@@ -34,6 +34,8 @@ export interface ControlBenchOptions {
   seed: number;
   /** Last phase of each wait: Atomics.wait (block) or setImmediate polling. */
   wait?: 'block' | 'poll';
+  /** Ticks of warm-up before the epoch (ControlLoop warmUpTicks). Default 3000; 0 = cold start. */
+  warmUpTicks?: number;
   /** Control thread priority: nice value (negative raises) and optional SCHED_FIFO priority. */
   priority?: { nice?: number; fifo?: number } | false;
   progress?: (line: string) => void;
@@ -112,9 +114,13 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
       rateHz: o.rateHz, robot, observations: robot, robotDescription: simRobotDescription(),
       planner: inner,
       join: { method: o.join }, replanThreshold: 1, // re-plan as soon as the last answer is in
-      output: o.output ?? 'forward',
+      output: o.output ?? 'forward', warmUpTicks: o.warmUpTicks ?? 3000,
       telemetry, compute: sched, ratekeeper: { block: (o.wait ?? 'block') === 'block' }, log: (l) => log(`  ${l}`),
     });
+    // Time spent inside each tick (its start to the end of the taps): JIT and first-time costs show here.
+    const busyMs = new Float64Array(maxTicks);
+    let nBusy = 0;
+    loop.addTap((r: TickRecord) => { if (nBusy < maxTicks) busyMs[nBusy++] = Number(process.hrtime.bigint() - r.actualNs) / 1e6; });
     const images: Record<string, Uint8Array> = {};
     const action = new Float32Array(7);
     const step: { images: Record<string, Uint8Array>; state: Float32Array; action: Float32Array; mode: 'policy'; stampNs: bigint; inferenceDelaySteps: number } = { images, state: new Float32Array(7), action, mode: 'policy', stampNs: 0n, inferenceDelaySteps: 0 };
@@ -183,6 +189,7 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
       jitter_ms: { p50: j.p50, p99: j.p99, max: j.max, mean: j.mean },
       // The first 2 s include JIT compilation of the tick path and the first chunks.
       warm_up: loop.warmUp ? { ticks: loop.warmUp.ticks, ms: round(loop.warmUp.ms, 1) } : null,
+      tick_busy_ms: nBusy ? (({ p50, p99, max }) => ({ p50, p99, max, first_10_max: round(Math.max(...busyMs.subarray(0, Math.min(10, nBusy))), 4) }))(summarize(Array.from(busyMs.subarray(0, nBusy)), 4)) : null,
       jitter_ms_after_2s: late.length > 2 * o.rateHz ? (({ p50, p99, max }) => ({ p50, p99, max }))(summarize(late.slice(2 * o.rateHz), 4)) : null,
       late_ticks_over_0_5ms: late.filter((x) => x > 0.5).length,
       late_ticks_over_1ms: late.filter((x) => x > 1).length,
