@@ -164,6 +164,9 @@ export class Recorder extends EventEmitter {
     this.active = { id, serial: ++this.episodeSerial, instruction: meta.instruction, accepted: 0, dropped: 0 };
     this.lastImagesValid = false; // an episode's first step always carries its images
     this.post({ t: 'begin', header, serial: this.active.serial });
+    // The usual strings go now, so that the episode's first step posts nothing either.
+    this.stringId(meta.instruction);
+    this.stringId('');
     return id;
   }
 
