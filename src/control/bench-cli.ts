@@ -5,7 +5,7 @@ import type { JoinMethod } from './action-queue.js';
 import { isTaskName, type TaskName } from '../sim/tasks.js';
 
 const USAGE = `usage:
-  vlad bench control [--rate HZ] [--duration S] [--join replace|ensemble|rtc] [--bundle DIR] [--profile NAME] [--no-record] [--metrics-port P] [--seed N] [--nice N] [--fifo PRIO] [--wait block|poll] [--no-priority] [--json]
+  vlad bench control [--rate HZ] [--duration S] [--join replace|ensemble|rtc] [--output forward|trajectory] [--warm-up-ticks N] [--bundle DIR] [--profile NAME] [--no-record] [--metrics-port P] [--seed N] [--nice N] [--fifo PRIO] [--wait block|poll] [--no-priority] [--json]
   vlad bench delay [--delays 0,100,200,300] [--methods replace,ensemble,rtc] [--tasks pick,place,touch] [--episodes N] [--smooth-episodes N] [--smooth-steps N] [--success model|expert] [--bundle DIR] [--seed N] [--json]
   vlad bench --bundle DIR ...   (policy inference latency)`;
 
@@ -45,6 +45,8 @@ async function runControl(args: string[]): Promise<number> {
       rate: { type: 'string', default: '100' },
       duration: { type: 'string', default: '10' },
       join: { type: 'string', default: 'rtc' },
+      output: { type: 'string', default: 'forward' },
+      'warm-up-ticks': { type: 'string', default: '3000' },
       bundle: { type: 'string', default: 'models/bundles/vlad-base-flow' },
       profile: { type: 'string', default: 'cpu' },
       'no-record': { type: 'boolean', default: false },
@@ -58,12 +60,16 @@ async function runControl(args: string[]): Promise<number> {
     },
   });
   const fifo = num('fifo', values.fifo, 0, 99, true);
+  if (values.output !== 'forward' && values.output !== 'trajectory') throw new UsageError(`--output must be forward or trajectory (got '${values.output}')`);
+  const output: 'forward' | 'trajectory' = values.output;
   const priority = values['no-priority'] ? false as const : { nice: num('nice', values.nice, -20, 19, true), ...(fifo > 0 ? { fifo } : {}) };
   const { benchControl } = await import('./bench-control.js');
   const out = await benchControl({
     rateHz: num('rate', values.rate, 1, 1000),
     durationS: num('duration', values.duration, 0.1, 3600),
     join: method(values.join!, 'join'),
+    output,
+    warmUpTicks: num('warm-up-ticks', values['warm-up-ticks'], 0, 1_000_000, true),
     bundle: values.bundle!, profile: values.profile!,
     record: !values['no-record'],
     ...(values['metrics-port'] !== undefined ? { metricsPort: num('metrics-port', values['metrics-port'], 0, 65535, true) } : {}),

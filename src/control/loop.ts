@@ -11,10 +11,12 @@ import { Ratekeeper, type RatekeeperOptions, type TickAccountant, type TickTimin
 import { SafetyFilter, type SafetyRule } from './safety.js';
 import { systemClock, type ChunkPlanner, type Clock, type JointCommand, type JointTrajectory, type ObservationSource, type PlanOutcome, type PlanRequest, type RobotIO, type RtcPrefix, type TrajectoryPoint } from './types.js';
 import { Watchdog, type ControlMode, type WatchdogEvent } from './watchdog.js';
+import { warmUpControlPath, type WarmUpResult } from './warmup.js';
 
 /** What the loop reports; src/metrics' ControlMetrics implements it with Prometheus instruments. */
 export interface ControlTelemetry {
-  tick(lateS: number, misses: number): void;
+  /** `timing` (real timers only) says how late the coarse wake came and which margin it used. */
+  tick(lateS: number, misses: number, timing?: TickTiming): void;
   clamp(rule: SafetyRule, joint: string): void;
   watchdog(event: WatchdogEvent, mode: ControlMode): void;
   queueDepth(steps: number): void;
@@ -65,6 +67,11 @@ export interface ControlLoopOptions {
   telemetry?: ControlTelemetry;
   compute?: ComputeGate;
   ratekeeper?: Omit<RatekeeperOptions, 'rateHz' | 'clock' | 'log'>;
+  /**
+   * run() first drives a throwaway loop this many virtual ticks through every path (warmup.ts),
+   * so the first real ticks run optimized code. Default 3000; 0 skips it.
+   */
+  warmUpTicks?: number;
   log?: (line: string) => void;
 }
 
@@ -106,6 +113,8 @@ export class ControlLoop {
   /** After a planner error, the next request waits until this step (no retry storm). */
   private retryAfterStep = 0;
   private abort: AbortController | undefined;
+  /** What run()'s warm-up did (undefined before run() or when skipped). */
+  warmUp: WarmUpResult | undefined;
   private readonly stats: ControlLoopStats;
 
   constructor(private readonly opts: ControlLoopOptions) {
@@ -162,6 +171,14 @@ export class ControlLoop {
   async run(): Promise<TickAccountant> {
     if (this.abort) throw new Error('control loop: already running');
     this.abort = new AbortController();
+    const warmTicks = this.opts.warmUpTicks ?? 3000;
+    if (warmTicks > 0) {
+      this.warmUp = await warmUpControlPath({
+        rateHz: this.opts.rateHz, robotDescription: this.opts.robotDescription, join: this.join,
+        output: this.opts.output ?? 'forward', ticks: warmTicks,
+      });
+      if (this.abort.signal.aborted) return new Ratekeeper({ rateHz: this.opts.rateHz }).run(() => undefined, this.abort.signal);
+    }
     const rk = new Ratekeeper({ ...this.opts.ratekeeper, rateHz: this.opts.rateHz, clock: this.clock, ...(this.opts.log ? { log: this.opts.log } : {}) });
     const epoch = this.clock.nowNs() + this.periodNs;
     this.begin(epoch);
@@ -169,7 +186,7 @@ export class ControlLoop {
   }
 
   private onTiming(timing: TickTiming): void {
-    this.opts.telemetry?.tick(timing.lateS, timing.misses);
+    this.opts.telemetry?.tick(timing.lateS, timing.misses, timing);
     this.tick(timing.step, timing.actualNs);
   }
 

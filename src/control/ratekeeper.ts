@@ -12,8 +12,14 @@ import { systemClock } from './types.js';
 export interface RatekeeperOptions {
   rateHz: number;
   clock?: Clock;
-  /** setTimeout wakes this long before the deadline. Default 1.5 ms. */
+  /**
+   * setTimeout wakes at least this long before the deadline. Default 1.5 ms. The margin adapts:
+   * a timer that fires late widens it (up to `maxTimerMarginS`) and it decays back over ~1 s,
+   * because libuv timers on a loaded machine fire up to several ms late now and then.
+   */
   timerMarginS?: number;
+  /** Upper bound of the adaptive margin. Default 40% of the period. */
+  maxTimerMarginS?: number;
   /** Busy-wait at most this long (the rest is setImmediate polling). Default 0.2 ms. */
   spinS?: number;
   /**
@@ -36,6 +42,10 @@ export interface TickTiming {
   readonly misses: number;
   /** Steps skipped before this one. */
   readonly skipped: number;
+  /** How late the coarse timer woke the loop against its own target, s (negative: early). 0 without timers. */
+  readonly wakeLateS: number;
+  /** The timer margin the wait for this tick used, s. */
+  readonly marginS: number;
 }
 
 /** The bookkeeping half of the Ratekeeper, without timers (deterministic in tests). */
@@ -61,7 +71,7 @@ export class TickAccountant {
   get upcomingStep(): number { return this.nextStep; }
 
   /** Records that the upcoming step is starting at `actualNs`; returns which step it is. */
-  begin(actualNs: bigint): TickTiming {
+  begin(actualNs: bigint, wakeLateS = 0, marginS = 0): TickTiming {
     let step = this.nextStep;
     let late = actualNs - this.deadlineNs(step);
     let skipped = 0;
@@ -82,8 +92,17 @@ export class TickAccountant {
       this.log(`control loop lagging: step ${step} ${(lateS * 1e3).toFixed(2)} ms late${skipped ? `, ${skipped} step(s) skipped` : ''} (${this.misses} misses so far)`);
     }
     this.nextStep = step + 1;
-    return { step, scheduledNs: this.deadlineNs(step), actualNs, lateS, misses, skipped };
+    return { step, scheduledNs: this.deadlineNs(step), actualNs, lateS, misses, skipped, wakeLateS, marginS };
   }
+}
+
+/**
+ * The adaptive timer margin: widened at once to cover the latest timer lateness plus 0.5 ms,
+ * otherwise decaying 1% a tick toward the minimum (the excess falls by e in 100 ticks: 1 s at 100 Hz).
+ */
+export function nextTimerMarginMs(currentMs: number, wakeLateMs: number, minMs: number, maxMs: number): number {
+  const decayed = currentMs - (currentMs - minMs) * 0.01;
+  return Math.min(maxMs, Math.max(minMs, decayed, wakeLateMs + 0.5));
 }
 
 const immediate = () => new Promise<void>((r) => setImmediate(r));
@@ -92,7 +111,12 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export class Ratekeeper {
   readonly rateHz: number;
   private readonly clock: Clock;
-  private readonly timerMarginMs: number;
+  private readonly minMarginMs: number;
+  private readonly maxMarginMs: number;
+  /** Current adaptive margin, ms. */
+  private marginMs: number;
+  /** Lateness of the last coarse wake, ms. */
+  private lastWakeLateMs = 0;
   private readonly spinMs: number;
   private readonly block: boolean;
   private readonly sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -103,7 +127,9 @@ export class Ratekeeper {
     this.opts = opts;
     this.rateHz = opts.rateHz;
     this.clock = opts.clock ?? systemClock;
-    this.timerMarginMs = (opts.timerMarginS ?? 0.0015) * 1e3;
+    this.minMarginMs = (opts.timerMarginS ?? 0.0015) * 1e3;
+    this.maxMarginMs = Math.max(this.minMarginMs, (opts.maxTimerMarginS ?? 0.4 / opts.rateHz) * 1e3);
+    this.marginMs = this.minMarginMs;
     this.spinMs = (opts.spinS ?? 0.0002) * 1e3;
     this.block = opts.block ?? false;
   }
@@ -117,8 +143,14 @@ export class Ratekeeper {
    */
   async waitUntil(deadlineNs: bigint): Promise<void> {
     const targetMs = performance.now() + Number(deadlineNs - this.clock.nowNs()) / 1e6;
-    const remaining = targetMs - performance.now() - this.timerMarginMs;
-    if (remaining > 0) await sleep(remaining);
+    const wakeMs = targetMs - this.marginMs;
+    const remaining = wakeMs - performance.now();
+    this.lastWakeLateMs = 0;
+    if (remaining > 0) {
+      await sleep(remaining);
+      this.lastWakeLateMs = performance.now() - wakeMs;
+      this.adaptMargin(this.lastWakeLateMs);
+    }
     if (this.block) {
       const w = targetMs - performance.now() - this.spinMs;
       if (w > 0) Atomics.wait(this.sleeper, 0, 0, w);
@@ -127,6 +159,12 @@ export class Ratekeeper {
     }
     while (performance.now() < targetMs) { /* bounded busy-wait: at most spinS */ }
   }
+
+  private adaptMargin(lateMs: number): void {
+    this.marginMs = nextTimerMarginMs(this.marginMs, lateMs, this.minMarginMs, this.maxMarginMs);
+  }
+
+  get timerMarginS(): number { return this.marginMs / 1e3; }
 
   /**
    * Calls onTick for every step until the signal aborts. Step 0 is due at epochNs (default: one period from now).
@@ -137,9 +175,10 @@ export class Ratekeeper {
     const acc = new TickAccountant(epoch, this.rateHz, this.opts.lateToleranceS, this.opts.log);
     this.accountant = acc;
     while (!signal.aborted) {
+      const marginMs = this.marginMs;
       await this.waitUntil(acc.deadlineNs(acc.upcomingStep));
       if (signal.aborted) break;
-      onTick(acc.begin(this.clock.nowNs()));
+      onTick(acc.begin(this.clock.nowNs(), this.lastWakeLateMs / 1e3, marginMs / 1e3));
     }
     return acc;
   }

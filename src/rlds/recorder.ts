@@ -1,5 +1,9 @@
-// The recorder as the control loop sees it: addStep() checks, copies and posts; it never waits.
-// Encoding and all file I/O happen in the recorder worker.
+// The recorder as the control loop sees it: addStep() checks, copies into the shared step ring and
+// publishes with one Atomics.store; it never waits and posts nothing per step (ring.ts). Encoding
+// and all file I/O happen in the recorder workers. Cameras run slower than control (30 Hz against
+// 100-200 Hz), so a step whose image equals the previous recorded step's is not copied again: it
+// is flagged as a repeat and the encoder reuses the previous encoded bytes (each step still stores
+// its own image, as RLDS readers expect).
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
@@ -10,7 +14,8 @@ import { defaultJournalDir, type RecoveryReport, type StoreOptions } from './sto
 import type { FromWriter, ToWriter } from './writer-worker.js';
 import { VERSION_RE } from './info.js';
 import type { FromWorker, ToWorker, WorkerInit } from './recorder-worker.js';
-import { ringLayout, type RingLayout } from './ring.js';
+import { controlWords, FLAG_REWARD, F64, I32, I64, repeatFlag, RING, ringLayout, slotViews, type RingLayout, type SlotViews } from './ring.js';
+import { CONTROL_MODES } from './schema.js';
 
 export interface RecorderOptions {
   /** TFDS data_dir: the dataset is written to <root>/<name>/<version>/. */
@@ -22,7 +27,7 @@ export interface RecorderOptions {
   imageEncoding?: ImageEncoding;
   jpegQuality?: number;
   pngCompressionLevel?: number;
-  /** Steps posted to the worker but not yet journaled; beyond this, steps are dropped (and counted). */
+  /** Steps in the ring not yet encoded (slots); beyond this, steps are dropped (and counted). */
   maxQueueSteps?: number;
   maxEpisodesPerShard?: number;
   maxShardBytes?: number;
@@ -46,17 +51,26 @@ export interface RecorderStats {
   /** Episodes durably written. */
   episodes: number;
   droppedFrames: number;
+  /** Camera images that repeated the previous recorded step's frame (not copied, not re-encoded). */
+  repeatedImages: number;
   abortedEpisodes: number;
   queueDepth: number;
   maxQueueDepthSeen: number;
   lastError?: string;
 }
 
+/** Atomics.waitAsync (Node 16+; not in this TypeScript lib). */
+interface AtomicsWaitAsync {
+  waitAsync(a: Int32Array, index: number, value: number, timeoutMs?: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 export class RecordError extends Error {
   constructor(readonly episodeId: string, message: string) { super(`episode ${episodeId}: ${message}`); }
 }
 
-interface ActiveEpisode { id: string; instruction: string; accepted: number; dropped: number; error?: Error }
+interface ActiveEpisode { id: string; serial: number; instruction: string; accepted: number; dropped: number; error?: Error }
 
 /**
  * Events: 'episode-aborted' (episodeId, error) when bad step data, disk full or an I/O error
@@ -64,13 +78,21 @@ interface ActiveEpisode { id: string; instruction: string; accepted: number; dro
  */
 export class Recorder extends EventEmitter {
   private active?: ActiveEpisode;
-  private readonly freeSlots: number[];
-  private readonly slotViews: { images: Uint8Array[]; state: Float32Array; action: Float32Array }[];
+  private readonly ring: RingLayout;
+  private readonly words: Int32Array;
+  private readonly slots: SlotViews[];
+  /** Steps published (a plain counter; the shared word holds it modulo 2^32). */
+  private written = 0;
+  private episodeSerial = 0;
+  /** The image last copied into the ring per camera, to detect repeated frames. */
+  private readonly lastImages: Uint8Array[];
+  private lastImagesValid = false;
+  private readonly strings = new Map<string, number>();
   private readonly pendingEnds = new Map<string, { resolve: (r: EpisodeResult) => void; reject: (e: Error) => void; ep: ActiveEpisode }>();
   private closed = false;
   private closing?: Promise<void>;
   private workerError?: Error;
-  private counters = { steps: 0, episodes: 0, droppedFrames: 0, abortedEpisodes: 0, maxQueueDepthSeen: 0 };
+  private counters = { steps: 0, episodes: 0, droppedFrames: 0, repeatedImages: 0, abortedEpisodes: 0, maxQueueDepthSeen: 0 };
   private lastError?: string;
 
   /** @internal use openRecorder() */
@@ -83,15 +105,10 @@ export class Recorder extends EventEmitter {
     ring: RingLayout,
   ) {
     super();
-    this.freeSlots = Array.from({ length: ring.slots }, (_, i) => ring.slots - 1 - i);
-    this.slotViews = Array.from({ length: ring.slots }, (_, i) => {
-      const base = i * ring.slotBytes;
-      return {
-        images: ring.cameras.map((c) => new Uint8Array(ring.sab, base + c.offset, c.bytes)),
-        state: new Float32Array(ring.sab, base + ring.stateOffset, ring.stateDim),
-        action: new Float32Array(ring.sab, base + ring.actionOffset, ring.actionDim),
-      };
-    });
+    this.ring = ring;
+    this.words = controlWords(ring);
+    this.slots = slotViews(ring);
+    this.lastImages = ring.cameras.map((c) => new Uint8Array(c.bytes));
     worker.on('message', (m: FromWorker) => this.onWorkerMessage(m));
     writer.on('message', (m: FromWriter) => this.onWriterMessage(m));
     for (const [w, name] of [[worker, 'encoder'], [writer, 'writer']] as const) {
@@ -100,19 +117,37 @@ export class Recorder extends EventEmitter {
     }
   }
 
-  get maxQueueSteps(): number { return this.slotViews.length; }
+  get maxQueueSteps(): number { return this.ring.slots; }
 
   /**
    * Resolves once addStep has room. For producers that run faster than real time (offline
    * collection): awaiting this before each step trades speed for zero drops. The control path
    * never awaits it.
    */
-  whenWritable(): Promise<void> {
-    if (this.freeSlots.length > 0 || this.workerError) return Promise.resolve();
-    return new Promise((resolve) => { this.slotWaiters.push(resolve); });
+  async whenWritable(): Promise<void> {
+    for (;;) {
+      if (this.inFlight < this.ring.slots || this.workerError || this.closed) return;
+      // The encoder notifies READ when it frees slots.
+      const r = Atomics.load(this.words, RING.READ);
+      if ((((this.written | 0) - r) | 0) < this.ring.slots) return;
+      const w = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.words, RING.READ, r, 50);
+      if (w.async) await w.value;
+    }
   }
-  private readonly slotWaiters: (() => void)[] = [];
-  private get inFlight(): number { return this.slotViews.length - this.freeSlots.length; }
+
+  /** Steps in the ring that the encoder has not finished with. */
+  private get inFlight(): number { return ((this.written | 0) - Atomics.load(this.words, RING.READ)) | 0; }
+
+  /** Id of a string in the encoder's table; a new one is sent (in order with the ring) first. */
+  private stringId(s: string): number {
+    let id = this.strings.get(s);
+    if (id === undefined) {
+      id = this.strings.size;
+      this.strings.set(s, id);
+      this.post({ t: 'string', id, value: s });
+    }
+    return id;
+  }
 
   beginEpisode(meta: EpisodeMeta): string {
     this.assertOpen();
@@ -126,8 +161,12 @@ export class Recorder extends EventEmitter {
       episodeId: id, instruction: meta.instruction, robot: meta.robot ?? this.opts.robot ?? '',
       hwProfile: meta.hwProfile ?? this.opts.hwProfile ?? '', startTime: (meta.startTime ?? new Date()).toISOString(),
     };
-    this.active = { id, instruction: meta.instruction, accepted: 0, dropped: 0 };
-    this.post({ t: 'begin', header });
+    this.active = { id, serial: ++this.episodeSerial, instruction: meta.instruction, accepted: 0, dropped: 0 };
+    this.lastImagesValid = false; // an episode's first step always carries its images
+    this.post({ t: 'begin', header, serial: this.active.serial });
+    // The usual strings go now, so that the episode's first step posts nothing either.
+    this.stringId(meta.instruction);
+    this.stringId('');
     return id;
   }
 
@@ -145,24 +184,47 @@ export class Recorder extends EventEmitter {
       this.abortActive(e as Error);
       return false;
     }
-    const slot = this.freeSlots.pop();
-    if (slot === undefined) {
+    const depth = this.inFlight;
+    if (depth >= this.ring.slots) {
       ep.dropped++;
       this.counters.droppedFrames++;
       return false;
     }
-    const views = this.slotViews[slot]!;
-    this.opts.spec.cameras.forEach((c, i) => views.images[i]!.set(step.images[c.name]!));
-    views.state.set(step.state);
-    views.action.set(step.action);
-    const msg: ToWorker = {
-      t: 'step', ep: ep.id, slot, instruction: step.instruction ?? ep.instruction,
-      ...(step.reward !== undefined ? { reward: step.reward } : {}), discount: step.discount ?? 1, mode: step.mode,
-      modelVersion: step.modelVersion ?? '', adapterVersion: step.adapterVersion ?? '', noiseSeed: BigInt(step.noiseSeed ?? 0),
-      inferenceDelaySteps: step.inferenceDelaySteps ?? 0, stampNs: step.stampNs ?? 0n,
-    };
-    this.worker.postMessage(msg);
-    if (this.inFlight > this.counters.maxQueueDepthSeen) this.counters.maxQueueDepthSeen = this.inFlight;
+    // Strings first: their messages must be queued before the step that names them is published.
+    const instruction = this.stringId(step.instruction ?? ep.instruction);
+    const modelVersion = this.stringId(step.modelVersion ?? '');
+    const adapterVersion = this.stringId(step.adapterVersion ?? '');
+    const v = this.slots[this.written % this.ring.slots]!;
+    let flags = 0;
+    const cams = this.opts.spec.cameras;
+    for (let i = 0; i < cams.length; i++) {
+      const img = step.images[cams[i]!.name]!;
+      const last = this.lastImages[i]!;
+      if (this.lastImagesValid && Buffer.compare(img, last) === 0) {
+        flags |= repeatFlag(i);
+        this.counters.repeatedImages++;
+      } else {
+        v.images[i]!.set(img);
+        last.set(img);
+      }
+    }
+    this.lastImagesValid = true;
+    v.state.set(step.state);
+    v.action.set(step.action);
+    if (step.reward !== undefined) { flags |= FLAG_REWARD; v.f64[F64.REWARD] = step.reward; }
+    v.f64[F64.DISCOUNT] = step.discount ?? 1;
+    v.f64[F64.DELAY] = step.inferenceDelaySteps ?? 0;
+    v.i64[I64.NOISE_SEED] = typeof step.noiseSeed === 'bigint' ? step.noiseSeed : BigInt(step.noiseSeed ?? 0);
+    v.i64[I64.STAMP_NS] = step.stampNs ?? 0n;
+    v.i32[I32.EPISODE] = ep.serial;
+    v.i32[I32.MODE] = CONTROL_MODES.indexOf(step.mode);
+    v.i32[I32.INSTRUCTION] = instruction;
+    v.i32[I32.MODEL_VERSION] = modelVersion;
+    v.i32[I32.ADAPTER_VERSION] = adapterVersion;
+    v.i32[I32.FLAGS] = flags;
+    this.written++;
+    Atomics.store(this.words, RING.WRITE, this.written | 0); // publishes the slot
+    if (depth + 1 > this.counters.maxQueueDepthSeen) this.counters.maxQueueDepthSeen = depth + 1;
     ep.accepted++;
     this.counters.steps++;
     return true;
@@ -226,8 +288,9 @@ export class Recorder extends EventEmitter {
     if (this.workerError) throw this.workerError;
   }
 
-  private post(m: ToWorker): void {
-    this.worker.postMessage(m);
+  /** Control messages carry the ring position they were sent at; the encoder handles each in order with the steps. */
+  private post(m: DistributiveOmit<ToWorker, 'seq'>): void {
+    this.worker.postMessage({ ...m, seq: this.written | 0 });
   }
 
   private toWriter(m: ToWriter): void {
@@ -245,12 +308,6 @@ export class Recorder extends EventEmitter {
 
   private onWorkerMessage(m: FromWorker): void {
     switch (m.t) {
-      case 'ack': {
-        this.freeSlots.push(m.slot);
-        const waiters = this.slotWaiters.splice(0);
-        for (const w of waiters) w();
-        return;
-      }
       case 'failed': {
         this.lastError = `episode ${m.ep}: ${m.message}`;
         const ep = this.active?.id === m.ep ? this.active : this.pendingEnds.get(m.ep)?.ep;

@@ -122,6 +122,8 @@ export interface ControlEpisodeOptions {
   /** Render camera pixels every tick (a model planner needs them; the privileged expert does not). */
   pixels: boolean;
   replanThreshold?: number;
+  /** Per-tick commands (forward controller) or trajectories per plan (JointTrajectoryController). Default forward. */
+  output?: 'forward' | 'trajectory';
   maxSteps?: number;
   /** Stop at success (+ settle ticks). Default true. */
   stopOnSuccess?: boolean;
@@ -144,7 +146,7 @@ export async function runControlEpisode(robot: SimWorkerRobot, opts: ControlEpis
   const loop: ControlLoop = new ControlLoop({
     rateHz: 1 / robot.physicsDt, robot, robotDescription: simRobotDescription(), observations: robot, planner,
     join: opts.join, clock, replanThreshold: opts.replanThreshold ?? 0.5,
-    maxPlanWaitS: opts.delayS + 1,
+    maxPlanWaitS: opts.delayS + 1, output: opts.output ?? 'forward',
   });
   const meter = new BoundaryMeter(() => loop.actionQueue, loop.periodS);
   loop.addTap(meter.tap);

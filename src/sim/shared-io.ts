@@ -1,7 +1,10 @@
 // The wire between the control process and the simulated robot's thread, laid out in one
 // SharedArrayBuffer the way a real arm's driver would expose shared memory: a joint-state block
-// and a command block, each behind a seqlock (odd sequence = being written), and a ring of camera
+// and a command block, each behind a seqlock (odd sequence = being written), a trajectory block
+// (JointTrajectoryController input, preallocated points, also a seqlock), and a ring of camera
 // frames the writer fills in turn. Nothing crosses by message per tick, so neither side allocates.
+import type { TrajectoryPoint } from '../control/types.js';
+
 export const DIM = 7;
 
 // Int32 header slots.
@@ -20,6 +23,10 @@ export const H = {
   OVERRUNS: 6,
   /** Commands the worker has applied (CMD_SEQ / 2 it saw last). */
   CMD_APPLIED: 7,
+  /** Seqlock of the trajectory block (control thread writes). */
+  TRAJ_SEQ: 8,
+  /** Trajectories the worker has taken in. */
+  TRAJ_APPLIED: 9,
   COUNT: 16,
 } as const;
 
@@ -27,28 +34,43 @@ export interface SharedLayout {
   readonly cameras: number;
   readonly imageBytes: number;
   readonly frameSlots: number;
+  /** Points the trajectory block holds. */
+  readonly trajectoryPoints: number;
   readonly bytes: number;
   readonly headerOff: number;
-  /** Float64: [stampNs, positions(DIM)]. */
+  /** Float64: [stampNs, positions(DIM), reference(DIM)] (reference: what the arm's controller tracks). */
   readonly stateOff: number;
   /** Float64: [positions(DIM)]. */
   readonly cmdOff: number;
   /** Float64 per slot: [stampNs, frameNo, state(DIM)] (the joint state the frame was taken with). */
   readonly frameMetaOff: number;
+  /** Float64: [stampNs, count, times(points), positions(points*DIM), velocities(points*DIM)]. */
+  readonly trajOff: number;
   readonly framesOff: number;
 }
 
 const FRAME_META = 2 + DIM;
+export const STATE_WORDS = 1 + 2 * DIM;
 
-export function sharedLayout(cameras: number, imageSize: number, frameSlots = 8): SharedLayout {
+export function sharedLayout(cameras: number, imageSize: number, frameSlots = 8, trajectoryPoints = 1024): SharedLayout {
   const imageBytes = imageSize * imageSize * 3;
   const headerOff = 0;
   const stateOff = H.COUNT * 4;
-  const cmdOff = stateOff + (1 + DIM) * 8;
+  const cmdOff = stateOff + STATE_WORDS * 8;
   const frameMetaOff = cmdOff + DIM * 8;
-  const framesOff = frameMetaOff + frameSlots * FRAME_META * 8;
+  const trajOff = frameMetaOff + frameSlots * FRAME_META * 8;
+  const framesOff = trajOff + (2 + trajectoryPoints * (1 + 2 * DIM)) * 8;
   const bytes = framesOff + frameSlots * cameras * imageBytes;
-  return { cameras, imageBytes, frameSlots, bytes, headerOff, stateOff, cmdOff, frameMetaOff, framesOff };
+  return { cameras, imageBytes, frameSlots, trajectoryPoints, bytes, headerOff, stateOff, cmdOff, frameMetaOff, trajOff, framesOff };
+}
+
+/** One trajectory as it travels (JointTrajectory's points, flattened; see jtc.ts). */
+export interface TrajectoryView {
+  stampNs: number;
+  count: number;
+  readonly times: Float64Array;
+  readonly positions: Float64Array;
+  readonly velocities: Float64Array;
 }
 
 /** Typed views over the shared buffer; both threads build one. */
@@ -59,10 +81,20 @@ export class SharedViews {
   readonly frameMeta: Float64Array;
   /** frames[slot][camera] */
   readonly frames: Uint8Array[][];
+  private readonly trajHead: Float64Array;
+  private readonly traj: TrajectoryView;
 
   constructor(readonly sab: SharedArrayBuffer, readonly layout: SharedLayout) {
     this.header = new Int32Array(sab, layout.headerOff, H.COUNT);
-    this.state = new Float64Array(sab, layout.stateOff, 1 + DIM);
+    this.state = new Float64Array(sab, layout.stateOff, STATE_WORDS);
+    const P = layout.trajectoryPoints;
+    this.trajHead = new Float64Array(sab, layout.trajOff, 2);
+    this.traj = {
+      stampNs: 0, count: 0,
+      times: new Float64Array(sab, layout.trajOff + 16, P),
+      positions: new Float64Array(sab, layout.trajOff + 16 + P * 8, P * DIM),
+      velocities: new Float64Array(sab, layout.trajOff + 16 + P * 8 * (1 + DIM), P * DIM),
+    };
     this.cmd = new Float64Array(sab, layout.cmdOff, DIM);
     this.frameMeta = new Float64Array(sab, layout.frameMetaOff, layout.frameSlots * FRAME_META);
     this.frames = Array.from({ length: layout.frameSlots }, (_, s) =>
@@ -70,14 +102,15 @@ export class SharedViews {
   }
 
   // --- writer side of the joint-state seqlock (sim thread) ---
-  writeState(stampNs: number, q: ArrayLike<number>): void {
+  writeState(stampNs: number, q: ArrayLike<number>, reference: ArrayLike<number>): void {
     Atomics.add(this.header, H.STATE_SEQ, 1);
     this.state[0] = stampNs;
     for (let i = 0; i < DIM; i++) this.state[1 + i] = q[i]!;
+    for (let i = 0; i < DIM; i++) this.state[1 + DIM + i] = reference[i]!;
     Atomics.add(this.header, H.STATE_SEQ, 1);
   }
 
-  /** Copies the newest consistent joint state into `out` ([stamp, q...]); false if none yet. */
+  /** Copies the newest consistent joint state into `out` ([stamp, q..., reference...]); false if none yet. */
   readState(out: Float64Array): boolean {
     for (let tries = 0; tries < 1000; tries++) {
       const s1 = Atomics.load(this.header, H.STATE_SEQ);
@@ -102,6 +135,38 @@ export class SharedViews {
     if (s1 === 0 || s1 & 1) return s1 === 0 ? 0 : -1;
     out.set(this.cmd);
     return Atomics.load(this.header, H.CMD_SEQ) === s1 ? s1 : -1;
+  }
+
+  // --- trajectory seqlock (control thread writes, sim thread reads when TRAJ_SEQ changes) ---
+  /** Writes a trajectory; returns the points written (at most the capacity: later ones are cut). */
+  writeTrajectory(stampNs: number, points: readonly TrajectoryPoint[]): number {
+    const n = Math.min(points.length, this.layout.trajectoryPoints);
+    const { times, positions, velocities } = this.traj;
+    Atomics.add(this.header, H.TRAJ_SEQ, 1);
+    this.trajHead[0] = stampNs;
+    this.trajHead[1] = n;
+    for (let k = 0; k < n; k++) {
+      const p = points[k]!;
+      times[k] = p.timeFromStartS;
+      for (let j = 0; j < DIM; j++) {
+        positions[k * DIM + j] = p.positions[j]!;
+        velocities[k * DIM + j] = p.velocities[j] ?? 0;
+      }
+    }
+    Atomics.add(this.header, H.TRAJ_SEQ, 1);
+    return n;
+  }
+
+  /** Copies the trajectory of sequence `seq` into `out`; false if it was being rewritten meanwhile. */
+  readTrajectory(seq: number, out: TrajectoryView): boolean {
+    if (seq === 0 || seq & 1) return false;
+    const n = Math.min(this.trajHead[1]!, out.times.length);
+    out.stampNs = this.trajHead[0]!;
+    out.count = n;
+    out.times.set(this.traj.times.subarray(0, n));
+    out.positions.set(this.traj.positions.subarray(0, n * DIM));
+    out.velocities.set(this.traj.velocities.subarray(0, n * DIM));
+    return Atomics.load(this.header, H.TRAJ_SEQ) === seq;
   }
 
   // --- frame ring (sim thread writes slot frameNo % slots, then publishes FRAME_NO) ---
@@ -146,4 +211,5 @@ export interface SimWorkerInit {
   /** Realtime mode: camera frames per second. Lockstep renders when asked. */
   cameraHz: number;
   frameSlots: number;
+  trajectoryPoints: number;
 }

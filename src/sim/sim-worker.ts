@@ -10,17 +10,22 @@ import { SimWorld } from './world.js';
 import { ScriptedExpert } from './expert.js';
 import { sampleTask, isTaskName } from './tasks.js';
 import { DIM, H, SharedViews, sharedLayout, type FromSim, type SimWorkerInit, type ToSim } from './shared-io.js';
+import { JtcSampler } from './jtc.js';
 
 const init = workerData as SimWorkerInit;
 const port = parentPort!;
-const views = new SharedViews(init.sab, sharedLayout(init.cameras.length, init.imageSize, init.frameSlots));
+const views = new SharedViews(init.sab, sharedLayout(init.cameras.length, init.imageSize, init.frameSlots, init.trajectoryPoints));
 const world = await SimWorld.create(init.physicsDt);
 const renderer = new Renderer(world.mj, world.model, { width: init.imageSize, height: init.imageSize });
 const cameraIds = init.cameras.map((n) => renderer.cameraId(n));
 const dtNs = Math.round(world.controlDt * 1e9);
 const q = new Float32Array(DIM);
 const cmd = new Float64Array(DIM);
+const target = new Float64Array(DIM);
 let lastCmdSeq = 0;
+let lastTrajSeq = 0;
+/** JointTrajectoryController mode: the reference comes from the newest trajectory, sampled every physics tick. */
+const jtc = new JtcSampler(DIM, init.trajectoryPoints);
 let frameNo = 0;
 let expert: { script: ScriptedExpert; actions: Map<number, Float32Array>; next: number } | undefined;
 /** Realtime: stamps are wall ns (process.hrtime); lockstep: sim time since reset. */
@@ -28,18 +33,27 @@ let realtime = false;
 
 const now = (): number => Number(process.hrtime.bigint());
 
-function applyCommand(): void {
+/** Takes the newest forward command or trajectory (whichever came last) and sets the arm's target for `stampNs`. */
+function applyCommand(stampNs: number): void {
   const seq = views.readCommand(cmd);
   if (seq > 0 && seq !== lastCmdSeq) {
     lastCmdSeq = seq;
     world.setTarget(cmd); // non-finite entries hold the previous target (the arm's own guard)
+    jtc.reset(world.copyTarget(target)); // a forward command ends trajectory mode
     Atomics.add(views.header, H.CMD_APPLIED, 1);
   }
+  const tseq = Atomics.load(views.header, H.TRAJ_SEQ);
+  if (tseq !== lastTrajSeq && views.readTrajectory(tseq, jtc.incoming)) {
+    lastTrajSeq = tseq;
+    jtc.commit();
+    Atomics.add(views.header, H.TRAJ_APPLIED, 1);
+  }
+  if (jtc.sample(stampNs)) world.setTarget(jtc.reference);
 }
 
 function publishState(stampNs: number): void {
   world.jointState(q);
-  views.writeState(stampNs, q);
+  views.writeState(stampNs, q, world.copyTarget(target));
   Atomics.store(views.header, H.STEP, world.stepCount);
 }
 
@@ -54,7 +68,7 @@ function render(stampNs: number, pixels = true): void {
 }
 
 function tick(stampNs: number): void {
-  applyCommand();
+  applyCommand(stampNs);
   world.step();
   if (Atomics.load(views.header, H.SUCCESS) === 0 && world.success()) Atomics.store(views.header, H.SUCCESS, 1);
   publishState(stampNs);
@@ -110,6 +124,8 @@ function handle(m: ToSim): boolean {
         world.reset(inst);
         expert = { script: new ScriptedExpert(world, inst, m.operatorSeed), actions: new Map(), next: 0 };
         lastCmdSeq = Atomics.load(views.header, H.CMD_SEQ); // commands from before the reset are void
+        lastTrajSeq = Atomics.load(views.header, H.TRAJ_SEQ);
+        jtc.reset(world.copyTarget(target));
         Atomics.store(views.header, H.SUCCESS, 0);
         const stamp = realtime ? now() : 0;
         publishState(stamp);

@@ -1,12 +1,12 @@
 // The control process's handle on the simulated arm running in its own thread (sim-worker.ts):
-// a RobotIO (readState / sendCommand through the shared seqlocks) and an ObservationSource (the
+// a RobotIO (readState / sendCommand / sendTrajectory through the shared seqlocks) and an ObservationSource (the
 // newest camera frame from the shared ring), as a hardware driver would offer. Per tick nothing is
 // posted and almost nothing allocated; messages carry only episode resets, lockstep steps and the
 // privileged expert's plans.
 import { Worker } from 'node:worker_threads';
 import type { ActionChunk, CameraImage, Observation } from '../core/contracts.js';
-import type { ChunkPlanner, JointCommand, JointState, ObservationSource, RobotIO } from '../control/types.js';
-import { DIM, H, SharedViews, sharedLayout, type FromSim, type SimWorkerInit, type ToSim } from './shared-io.js';
+import type { ChunkPlanner, JointCommand, JointState, JointTrajectory, ObservationSource, RobotIO } from '../control/types.js';
+import { DIM, H, SharedViews, sharedLayout, STATE_WORDS, type FromSim, type SimWorkerInit, type ToSim } from './shared-io.js';
 import { CONTROL_DT } from './world.js';
 import { deriveSeed } from './rng.js';
 import type { TaskName } from './tasks.js';
@@ -20,6 +20,8 @@ export interface SimWorkerOptions {
   cameraHz?: number;
   /** Frames kept in the ring; an Observation's images stay valid for about this many frames. */
   frameSlots?: number;
+  /** Points a trajectory may have (sendTrajectory cuts longer ones, and counts them). Default 1024. */
+  trajectoryPoints?: number;
 }
 
 export interface EpisodeInfo { instruction: string; maxSteps: number; task: TaskName }
@@ -34,7 +36,10 @@ export class SimWorkerRobot implements RobotIO, ObservationSource {
   private readonly views: SharedViews;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private readonly stateBuf = new Float64Array(1 + DIM);
+  private readonly stateBuf = new Float64Array(STATE_WORDS);
+  private readonly referenceBuf = new Float64Array(DIM);
+  /** Trajectories longer than the shared block holds (their tail was cut). */
+  trajectoriesCut = 0;
   private readonly positions = new Float64Array(DIM);
   private cachedStateSeq = -1;
   private cachedState: JointState | undefined;
@@ -63,10 +68,11 @@ export class SimWorkerRobot implements RobotIO, ObservationSource {
     const opts: Required<SimWorkerOptions> = {
       imageSize: options.imageSize ?? 96, cameras: options.cameras ?? ['scene', 'wrist'],
       physicsDt: options.physicsDt ?? CONTROL_DT, cameraHz: options.cameraHz ?? 30, frameSlots: options.frameSlots ?? 8,
+      trajectoryPoints: options.trajectoryPoints ?? 1024,
     };
-    const layout = sharedLayout(opts.cameras.length, opts.imageSize, opts.frameSlots);
+    const layout = sharedLayout(opts.cameras.length, opts.imageSize, opts.frameSlots, opts.trajectoryPoints);
     const sab = new SharedArrayBuffer(layout.bytes);
-    const init: SimWorkerInit = { sab, imageSize: opts.imageSize, cameras: [...opts.cameras], physicsDt: opts.physicsDt, cameraHz: opts.cameraHz, frameSlots: opts.frameSlots };
+    const init: SimWorkerInit = { sab, imageSize: opts.imageSize, cameras: [...opts.cameras], physicsDt: opts.physicsDt, cameraHz: opts.cameraHz, frameSlots: opts.frameSlots, trajectoryPoints: opts.trajectoryPoints };
     const worker = new Worker(new URL('./sim-worker.js', import.meta.url), { workerData: init });
     await new Promise<void>((resolve, reject) => {
       const onMsg = (m: FromSim): void => { if (m.id === -1) { worker.off('error', reject); resolve(); } };
@@ -130,6 +136,17 @@ export class SimWorkerRobot implements RobotIO, ObservationSource {
   get succeeded(): boolean { return Atomics.load(this.views.header, H.SUCCESS) === 1; }
   get steps(): number { return Atomics.load(this.views.header, H.STEP); }
   get commandsApplied(): number { return Atomics.load(this.views.header, H.CMD_APPLIED); }
+  get trajectoriesApplied(): number { return Atomics.load(this.views.header, H.TRAJ_APPLIED); }
+
+  /**
+   * The joint targets the arm's controller tracked at the newest joint state (JTC's reference in
+   * trajectory mode, the last command in forward mode). Valid until the next call.
+   */
+  reference(): Float64Array | undefined {
+    if (!this.readState()) return undefined;
+    for (let i = 0; i < DIM; i++) this.referenceBuf[i] = this.stateBuf[1 + DIM + i]!;
+    return this.referenceBuf;
+  }
 
   // --- RobotIO ---
   readState(): JointState | undefined {
@@ -143,6 +160,16 @@ export class SimWorkerRobot implements RobotIO, ObservationSource {
   }
 
   sendCommand(cmd: JointCommand): void { this.views.writeCommand(cmd.positions); }
+
+  /**
+   * JointTrajectoryController input: the points go into the shared trajectory block (no message,
+   * no allocation) and the sim thread samples them every physics tick, replacing the running
+   * trajectory from this one's stamp on. Stamps are the robot's clock (realtime: process.hrtime).
+   */
+  sendTrajectory(traj: JointTrajectory): void {
+    if (traj.jointNames.length !== DIM) throw new Error(`sim trajectory: ${traj.jointNames.length} joints, the arm has ${DIM}`);
+    if (this.views.writeTrajectory(Number(traj.stampNs), traj.points) < traj.points.length) this.trajectoriesCut++;
+  }
 
   // --- ObservationSource ---
   /**

@@ -98,6 +98,9 @@ export class SimWorld implements SuccessProbe {
 
   currentTarget(): Float64Array { return this.target.slice(); }
 
+  /** currentTarget() without allocating. */
+  copyTarget(out: Float64Array): Float64Array { out.set(this.target); return out; }
+
   private applyTarget(): void {
     const ctrl = this.data.ctrl as Float64Array;
     for (let i = 0; i < 6; i++) ctrl[i] = this.target[i]!;

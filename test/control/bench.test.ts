@@ -23,6 +23,19 @@ test('vlad bench control --json prints one object with the loop, planner, record
   assert.equal(typeof out.clamps.velocity, 'number');
   assert.equal(out.watchdog_events.started, 1);
   assert.ok(Array.isArray(out.load_avg.start));
+  assert.ok(out.recorder.repeated_images > 0, 'camera frames (30 Hz) repeat across 100 Hz steps and are not re-encoded');
+  assert.equal(out.warm_up.ticks, 3000);
+  assert.equal(out.misses_by_cause.event_loop_wake + out.misses_by_cause.final_wait, out.deadline_misses);
+});
+
+test('vlad bench control --output trajectory drives the sim arm through its JointTrajectoryController', async () => {
+  const { stdout } = await sh(process.execPath, [cli, 'bench', 'control', '--rate', '100', '--duration', '1.5', '--output', 'trajectory', '--no-record', '--json', '--no-priority'], { timeout: 120_000 });
+  const out = JSON.parse(stdout);
+  assert.equal(out.output, 'trajectory');
+  assert.ok(out.planner.chunks >= 1);
+  assert.ok(out.sim.trajectories_applied >= out.planner.chunks - 1, `trajectories ${out.sim.trajectories_applied} for ${out.planner.chunks} chunks`);
+  assert.equal(out.sim.commands_applied, 0, 'no per-tick commands in trajectory mode');
+  assert.equal(out.sim.trajectories_cut, 0);
 });
 
 test('vlad bench control rejects bad input with a clear message', async () => {
@@ -34,6 +47,11 @@ test('vlad bench control rejects bad input with a clear message', async () => {
   await assert.rejects(sh(process.execPath, [cli, 'bench', 'delay', '--methods', 'blend']), (err: { code: number; stderr: string }) => {
     assert.equal(err.code, 2);
     assert.match(err.stderr, /unknown joining method 'blend'/);
+    return true;
+  });
+  await assert.rejects(sh(process.execPath, [cli, 'bench', 'control', '--output', 'servo']), (err: { code: number; stderr: string }) => {
+    assert.equal(err.code, 2);
+    assert.match(err.stderr, /--output must be forward or trajectory/);
     return true;
   });
 });

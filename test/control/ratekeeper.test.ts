@@ -31,8 +31,9 @@ test('ratekeeper on real timers (short): drift-free, never early', async () => {
   const rk = new Ratekeeper({ rateHz: 200 });
   const ac = new AbortController();
   const late: number[] = [];
+  const margins: number[] = [];
   const start = process.hrtime.bigint();
-  const done = rk.run((t) => { late.push(t.lateS); if (t.step >= 199) ac.abort(); }, ac.signal);
+  const done = rk.run((t) => { late.push(t.lateS); margins.push(t.marginS); if (t.step >= 199) ac.abort(); }, ac.signal);
   const acc = await done;
   const elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
   // 200 steps at 5 ms: 1.0 s after the first deadline, whatever the jitter (no accumulation).
@@ -42,4 +43,6 @@ test('ratekeeper on real timers (short): drift-free, never early', async () => {
   assert.equal(acc.ticks + acc.skipped, 200);
   assert.ok(late.every((l) => l >= 0), 'never early');
   assert.ok(percentile(late, 50) < 0.005, `median lateness ${percentile(late, 50)}`);
+  // The adaptive timer margin stays within [1.5 ms, 40% of the period].
+  assert.ok(margins.every((m) => m >= 0.0015 - 1e-12 && m <= 0.002 + 1e-12), `margins ${Math.min(...margins)}..${Math.max(...margins)}`);
 });

@@ -132,17 +132,18 @@ test('a full queue drops steps, counts them, and records the count in the episod
   const root = tempDir('drops');
   const rec = await openRecorder({ root, name: 'vlad_drops', spec, maxQueueSteps: 2 });
   rec.beginEpisode({ instruction: 'burst' });
-  // The worker's acks arrive only when this thread yields, so a synchronous burst fills the queue.
+  // The encoder frees a slot only after encoding it, far slower than this synchronous burst.
   const accepted = Array.from({ length: 40 }, (_, t) => rec.addStep(step(t)));
-  assert.deepEqual([accepted.filter(Boolean).length, accepted.filter((x) => !x).length], [2, 38]);
-  assert.equal(rec.stats().droppedFrames, 38);
-  assert.equal(rec.stats().queueDepth, 2);
+  const nAccepted = accepted.filter(Boolean).length;
+  assert.ok(nAccepted >= 2 && nAccepted <= 4, `accepted ${nAccepted}`);
+  assert.deepEqual(accepted.slice(0, 2), [true, true]);
+  assert.equal(rec.stats().droppedFrames, 40 - nAccepted);
   const r = await rec.endEpisode({ success: true });
-  assert.deepEqual([r.steps, r.droppedSteps], [2, 38]);
+  assert.deepEqual([r.steps, r.droppedSteps], [nAccepted, 40 - nAccepted]);
   await rec.close();
   const ep = await (await openDataset(root)).episode(0);
-  assert.equal((ep.metadata().episode_metadata as Record<string, unknown>).dropped_steps, 38);
-  assert.equal(ep.numSteps, 2);
+  assert.equal((ep.metadata().episode_metadata as Record<string, unknown>).dropped_steps, 40 - nAccepted);
+  assert.equal(ep.numSteps, nAccepted);
 });
 
 test('a second recorder on the same dataset is refused while the first lives', async () => {
