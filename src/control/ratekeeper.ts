@@ -142,7 +142,10 @@ export class Ratekeeper {
    * double) and, with `block`, the last phase sleeps in Atomics.wait instead of polling.
    */
   async waitUntil(deadlineNs: bigint): Promise<void> {
-    const targetMs = performance.now() + Number(deadlineNs - this.clock.nowNs()) / 1e6;
+    // Clock first, then performance.now(): any gap between the two reads (a preemption) then
+    // moves the converted target later, never earlier than the deadline.
+    const untilDeadlineMs = Number(deadlineNs - this.clock.nowNs()) / 1e6;
+    const targetMs = performance.now() + untilDeadlineMs;
     const wakeMs = targetMs - this.marginMs;
     const remaining = wakeMs - performance.now();
     this.lastWakeLateMs = 0;
