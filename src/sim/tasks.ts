@@ -120,7 +120,8 @@ export interface SuccessProbe {
 export function isSuccess(inst: TaskInstance, probe: SuccessProbe): boolean {
   switch (inst.task) {
     case 'pick':
-      return probe.bodyPos(inst.target)[2] > CUBE_HALF + 0.05;
+      // Lifted *and* held: a cube knocked into the air by a flailing arm is not a pick.
+      return probe.bodyPos(inst.target)[2] > CUBE_HALF + 0.05 && probe.gripperTouches(inst.target);
     case 'place': {
       const [x, y, z] = probe.bodyPos(inst.target);
       const [px, py] = probe.bodyPos(inst.goal!);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimWorld } from '../../src/sim/world.js';
-import { sampleTask, swapTargetColour, type TaskInstance, type TaskName } from '../../src/sim/tasks.js';
+import { isSuccess, sampleTask, swapTargetColour, type SuccessProbe, type TaskInstance, type TaskName } from '../../src/sim/tasks.js';
 import { ScriptedExpert } from '../../src/sim/expert.js';
 
 /** Reset to `inst`, let an expert act on `acted`, report the success test for `inst`. */
@@ -81,4 +81,14 @@ test('swapTargetColour names another object of the same kind in the same layout,
     }
   }
   assert.throws(() => swapTargetColour({ ...sampleTask('pick', 1), instruction: 'wave' }), /does not name/);
+});
+
+test('pick counts only a cube that is lifted and held: one knocked into the air is not a pick', () => {
+  const inst = sampleTask('pick', 3);
+  const probe = (z: number, touching: boolean): SuccessProbe => ({
+    bodyPos: () => [0.4, 0, z], gripperOpening: () => 0.02, gripperTouches: (b) => touching && b === inst.target,
+  });
+  assert.equal(isSuccess(inst, probe(0.12, true)), true);
+  assert.equal(isSuccess(inst, probe(0.12, false)), false, 'airborne, not held');
+  assert.equal(isSuccess(inst, probe(0.03, true)), false, 'held on the table');
 });
