@@ -33,14 +33,17 @@ test('ratekeeper on real timers (short): drift-free, never early', async () => {
   const late: number[] = [];
   const margins: number[] = [];
   const start = process.hrtime.bigint();
-  const done = rk.run((t) => { late.push(t.lateS); margins.push(t.marginS); if (t.step >= 199) ac.abort(); }, ac.signal);
+  let last = -1;
+  const done = rk.run((t) => { late.push(t.lateS); margins.push(t.marginS); last = t.step; if (t.step >= 199) ac.abort(); }, ac.signal);
   const acc = await done;
   const elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
   // 200 steps at 5 ms: 1.0 s after the first deadline, whatever the jitter (no accumulation).
   // Timing figures belong to `vlad control jitter` / `vlad bench control`; other test files share the
   // CPU here, so only the schedule's shape is asserted: no accumulated drift, no early tick.
   assert.ok(elapsedS > 0.99 && elapsedS < 1.3, `elapsed ${elapsedS}`);
-  assert.equal(acc.ticks + acc.skipped, 200);
+  // Every slot up to the last one is either ticked or skipped (a late tick may skip past 199).
+  assert.ok(last >= 199 && last <= 202, `last step ${last}`);
+  assert.equal(acc.ticks + acc.skipped, last + 1);
   assert.ok(late.every((l) => l >= 0), 'never early');
   assert.ok(percentile(late, 50) < 0.005, `median lateness ${percentile(late, 50)}`);
   // The adaptive timer margin stays within [1.5 ms, 40% of the period].
