@@ -383,25 +383,31 @@ class KeypointVision(nn.Module):
             self.text_query = init_linear(nn.Linear(d, self.n_text * c3))
             self.text_kp_emb = nn.Parameter(torch.randn(1, self.n_text, d) * 0.5)
 
-    def forward(self, x: torch.Tensor, tok_emb: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        c = self.n_cameras
+    def _per_image(self, v: torch.Tensor) -> torch.Tensor:
+        """[B, n] per sample -> [B * cameras, n], one row per camera image (camera-major)."""
+        return v.unsqueeze(1).expand(v.shape[0], self.n_cameras, v.shape[1]).reshape(-1, v.shape[1])
+
+    def keypoint_logits(self, x: torch.Tensor, tok_emb: torch.Tensor, tokens: torch.Tensor):
+        """Spatial-softmax logits of every keypoint [N, K + Kt, HW] (free ones first, then the
+        instruction-query ones) and the last feature maps [N, c3, h, w]."""
         x = F.avg_pool2d(x, 2)
         x = F.gelu(self.conv1(x))
         x = self.conv2(x)
         valid = (tokens != 0).to(torch.float32).unsqueeze(-1)
         text = (tok_emb * valid).sum(1) / valid.sum(1).clamp(min=1.0)  # [B, D]
-        per_image = lambda v: v.unsqueeze(1).expand(v.shape[0], c, v.shape[1]).reshape(-1, v.shape[1])
-        film = per_image(self.film(text))  # [B, 2 c2] -> one row per camera image (camera-major)
-        gamma, beta = torch.chunk(film, 2, dim=-1)
+        gamma, beta = torch.chunk(self._per_image(self.film(text)), 2, dim=-1)
         x = F.gelu(x * (1.0 + gamma.unsqueeze(-1).unsqueeze(-1)) + beta.unsqueeze(-1).unsqueeze(-1))
         x = F.gelu(self.conv3(x))
-        feats = x.flatten(2)  # [N, c3, HW]
         logits = self.kp(x).flatten(2)  # [N, K, HW]
-        emb = self.kp_emb
         if self.n_text:
-            q = per_image(self.text_query(text)).reshape(-1, self.n_text, feats.shape[1])  # [N, Kt, c3]
+            feats = x.flatten(2)  # [N, c3, HW]
+            q = self._per_image(self.text_query(text)).reshape(-1, self.n_text, feats.shape[1])  # [N, Kt, c3]
             logits = torch.cat([logits, torch.matmul(q, feats)], dim=1)
-            emb = torch.cat([emb, self.text_kp_emb], dim=1)
+        return logits, x
+
+    def forward(self, x: torch.Tensor, tok_emb: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        logits, x = self.keypoint_logits(x, tok_emb, tokens)
+        emb = torch.cat([self.kp_emb, self.text_kp_emb], dim=1) if self.n_text else self.kp_emb
         pos = torch.matmul(torch.softmax(logits, dim=-1), self.grid)  # [N, K(+Kt), 2] expected (x, y)
         arg = pos.unsqueeze(-1) * self.freqs  # [N, K, 2, F]
         four = torch.cat([torch.sin(arg), torch.cos(arg)], dim=-1).flatten(2)  # [N, K, 4F]

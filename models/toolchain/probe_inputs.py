@@ -109,20 +109,9 @@ def swap_target(instr: str) -> str:
 
 
 def text_keypoints(vision: M.KeypointVision, images: torch.Tensor, tok_emb: torch.Tensor, tokens: torch.Tensor):
-    """Expected positions [N, Kt, 2] and softmax entropies [N, Kt] of the instruction-query keypoints
-    (KeypointVision.forward up to its text logits)."""
-    c = vision.n_cameras
+    """Expected positions [N, Kt, 2] and softmax entropies [N, Kt] of the instruction-query keypoints."""
     x = images.reshape(-1, *images.shape[2:]).permute(0, 3, 1, 2).to(torch.float32) * (2.0 / 255.0) - 1.0
-    x = F.gelu(vision.conv1(F.avg_pool2d(x, 2)))
-    x = vision.conv2(x)
-    valid = (tokens != 0).to(torch.float32).unsqueeze(-1)
-    text = (tok_emb * valid).sum(1) / valid.sum(1).clamp(min=1.0)
-    per_image = lambda v: v.unsqueeze(1).expand(v.shape[0], c, v.shape[1]).reshape(-1, v.shape[1])
-    gamma, beta = torch.chunk(per_image(vision.film(text)), 2, dim=-1)
-    x = F.gelu(x * (1.0 + gamma[..., None, None]) + beta[..., None, None])
-    feats = F.gelu(vision.conv3(x)).flatten(2)
-    q = per_image(vision.text_query(text)).reshape(-1, vision.n_text, feats.shape[1])
-    logits = torch.matmul(q, feats)
+    logits = vision.keypoint_logits(x, tok_emb, tokens)[0][:, -vision.n_text:]
     p = torch.softmax(logits, dim=-1)
     return torch.matmul(p, vision.grid), -(p * torch.log_softmax(logits, dim=-1)).sum(-1)
 
