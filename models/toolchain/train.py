@@ -59,10 +59,9 @@ PRESET_MODELS = {
     # the base-flow bundle's sizes (build_bundle.py PRESETS["base-flow"])
     "base": dict(width=128, heads=4, layers=4, mlp=256, expert_width=64, expert_mlp=128,
                  stem_channels=(16, 32, 64), lora_rank=8, lora_alpha=16.0),
-    # keypoint vision (model.KeypointVision) at the base sizes: what the shipped bundle trains
-    "kp": dict(width=128, heads=4, layers=3, mlp=256, expert_width=64, expert_mlp=128, vision="keypoints",
-               keypoints=16, stem_channels=(16, 32, 32), lora_rank=8, lora_alpha=16.0),
-    # + 4 instruction-query keypoints per camera (model.KeypointVision): the shipped model
+    # the shipped model (model.SHIPPED_SIZE) and, for stage 1, the same without its 4
+    # instruction-query keypoints per camera
+    "kp": dict(M.SHIPPED_SIZE, text_keypoints=0),
     "kp-text": M.SHIPPED_SIZE,
     # small, for tests
     "tiny": dict(width=32, heads=2, layers=2, mlp=64, stem_channels=(8, 16, 32), lora_rank=4, lora_alpha=8.0),
