@@ -306,18 +306,22 @@ class Prefix(nn.Module):
         return torch.stack(kvs, dim=0), mask  # [L, 2, 1, P, D], [1, P]
 
 
-def prefix_encode_batch(prefix: "Prefix", images: torch.Tensor, tokens: torch.Tensor, state: torch.Tensor):
+def prefix_encode_batch(prefix: "Prefix", images: torch.Tensor, tokens: torch.Tensor, state: torch.Tensor,
+                        aux: dict | None = None):
     """Training-side batched prefix (the exported graph is Prefix.forward at batch 1; the same ops).
 
     images [B, C, H, W, 3] (uint8 or float in 0..255), tokens [B, T], state [B, S]
     -> prefix_kv [L, 2, B, P, D], prefix_mask [B, P], and the last layer's output x [B, P, D]
-    (what the FAST token head reads)."""
+    (what the FAST token head reads). With `aux` (a dict) and keypoint vision, aux["keypoints"]
+    gets every keypoint's expected image position [B, C, K + Kt, 2] (training's waypoint head)."""
     cfg = prefix.cfg
     b, c = images.shape[0], cfg.n_cameras
     h, w = cfg.image_hw
     x = images.reshape(b * c, h, w, 3).permute(0, 3, 1, 2).to(torch.float32) * (2.0 / 255.0) - 1.0
     if cfg.vision == "keypoints":
-        x = prefix.vision(x, prefix.token_emb(tokens), tokens)  # [B*C, Tc, D]
+        x, pos = prefix.vision.encode(x, prefix.token_emb(tokens), tokens)  # [B*C, Tc, D]
+        if aux is not None:
+            aux["keypoints"] = pos.reshape(b, c, pos.shape[1], 2)
         x = x.reshape(b, c, cfg.tokens_per_camera, cfg.width) + prefix.camera_emb.unsqueeze(0)
     else:
         for conv in prefix.stem:
@@ -406,6 +410,10 @@ class KeypointVision(nn.Module):
         return logits, x
 
     def forward(self, x: torch.Tensor, tok_emb: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        return self.encode(x, tok_emb, tokens)[0]
+
+    def encode(self, x: torch.Tensor, tok_emb: torch.Tensor, tokens: torch.Tensor):
+        """-> tokens [N, K(+Kt) + 1, D] and the keypoints' expected (x, y) in [-1, 1] [N, K(+Kt), 2]."""
         logits, x = self.keypoint_logits(x, tok_emb, tokens)
         emb = torch.cat([self.kp_emb, self.text_kp_emb], dim=1) if self.n_text else self.kp_emb
         pos = torch.matmul(torch.softmax(logits, dim=-1), self.grid)  # [N, K(+Kt), 2] expected (x, y)
@@ -413,7 +421,7 @@ class KeypointVision(nn.Module):
         four = torch.cat([torch.sin(arg), torch.cos(arg)], dim=-1).flatten(2)  # [N, K, 4F]
         kp_tokens = self.kp_proj(four) + emb
         pooled = self.pool_proj(x.mean(dim=(2, 3))).unsqueeze(1)  # [N, 1, D]
-        return torch.cat([kp_tokens, pooled], dim=1)
+        return torch.cat([kp_tokens, pooled], dim=1), pos
 
 
 def self_attention(q, k, v, mask, heads):

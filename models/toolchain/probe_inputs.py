@@ -60,7 +60,7 @@ def main() -> int:
     fc = conf["fast"]
     net = T.Trainable(cfg, FT.FastTokenizer(cfg.chunk_length, cfg.action_dim, fc["n_freq"], fc.get("scale", 4.0),
                                             fc.get("max_abs", 127)),
-                      fc["head_layers"])
+                      fc["head_layers"], T.uses_goal_heads(T.merge(T.DEFAULT_CONFIG, conf)))
     net.load_state_dict(ck["model"])
     net.eval()
     eps = R.load_vlad_dataset(args.data, only_success=conf["data"]["only_success"])

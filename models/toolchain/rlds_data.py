@@ -314,11 +314,27 @@ def action_chunk(actions: np.ndarray, t: int, H: int):
     return actions[idx], mask
 
 
+def gripper_waypoints(actions: np.ndarray, closed_below: float) -> np.ndarray:
+    """For every step t, the step of the next waypoint: the first step >= t where the commanded
+    gripper (the last action dimension) changes between open and closed (the grasp, the release),
+    else the episode's last step. [T] int.
+
+    Hindsight subgoals from the demonstration itself, no privileged scene state: the robot's state
+    at that step is where the instruction's object (or the place pad) is, in joint space."""
+    closed = actions[:, -1] < closed_below
+    changes = np.nonzero(closed[1:] != closed[:-1])[0] + 1
+    T = actions.shape[0]
+    nxt = np.full(T, T - 1, np.int64)
+    for c in changes[::-1]:
+        nxt[:c + 1] = c
+    return nxt
+
+
 class SampleSet:
     """Indexable (episode, step) samples with normalization applied; images decoded on demand."""
 
     def __init__(self, eps: List[Episode], stats: dict, chunk: int, mode: str = "mean_std",
-                 cameras=("scene", "wrist"), cache_images: bool = False):
+                 cameras=("scene", "wrist"), cache_images: bool = False, closed_below: float = 0.03):
         self.eps, self.stats, self.H, self.mode, self.cameras = eps, stats, chunk, mode, cameras
         # decoded uint8 observations kept after first use (2 x 27 KB per step at 96x96): for a
         # GPU host, where PNG decoding would otherwise bound the step rate
@@ -326,6 +342,8 @@ class SampleSet:
         self.index = np.array([(i, t) for i, e in enumerate(eps) for t in range(e.length)], np.int64).reshape(-1, 2)
         self.state_n = [normalize(e.state, stats["state"], mode).astype(np.float32) for e in eps]
         self.act_n = [normalize(e.actions, stats["actions"], mode).astype(np.float32) for e in eps]
+        # normalized state at each step's next gripper waypoint (the waypoint head's target)
+        self.goal_n = [s[gripper_waypoints(e.actions, closed_below)] for s, e in zip(self.state_n, eps)]
 
     def __len__(self) -> int:
         return len(self.index)
@@ -340,7 +358,7 @@ class SampleSet:
             if self.cache is not None:
                 self.cache[k] = images
         return {"images": images, "tokens": e.tokens, "state": self.state_n[i][t], "actions": chunk,
-                "mask": mask, "episode": int(i)}
+                "mask": mask, "goal": self.goal_n[i][t], "episode": int(i)}
 
     def batch(self, ks: Sequence[int]) -> dict:
         items = [self.get(int(k)) for k in ks]

@@ -95,6 +95,22 @@ class Samples(unittest.TestCase):
         self.assertFalse({e.episode_id for e in train} & {e.episode_id for e in val})
         self.assertEqual([e.episode_id for e in R.split_episodes(eps, 0.1, seed=3)[1]], [e.episode_id for e in val])
 
+    def test_gripper_waypoints(self):
+        acts = np.zeros((10, 7), np.float32)
+        acts[:, 6] = 0.08
+        acts[3:7, 6] = 0.0  # closes at step 3 (grasp), opens at 7 (release)
+        self.assertEqual(R.gripper_waypoints(acts, 0.03).tolist(), [3, 3, 3, 3, 7, 7, 7, 7, 9, 9])
+        acts[:, 6] = 0.08  # never closes: the end is the only waypoint
+        self.assertEqual(R.gripper_waypoints(acts, 0.03).tolist(), [9] * 10)
+        # a sample's goal is the normalized state at its waypoint
+        state = np.arange(10 * 7, dtype=np.float32).reshape(10, 7)
+        acts[5:, 6] = 0.0
+        ep = R.Episode("e", "x", np.zeros(16, np.int64), {}, state, acts, True)
+        st = R.norm_stats([ep], 4)
+        ss = R.SampleSet([ep], st, 4, closed_below=0.03)
+        np.testing.assert_allclose(ss.goal_n[0][2], R.normalize(state[5], st["state"]), rtol=1e-6)
+        np.testing.assert_allclose(ss.goal_n[0][6], R.normalize(state[9], st["state"]), rtol=1e-6)
+
     def test_normalization_inverse(self):
         rng = np.random.default_rng(0)
         x = rng.normal(2.0, 0.3, (500, 7)).astype(np.float32)

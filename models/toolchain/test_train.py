@@ -83,6 +83,27 @@ class KnowledgeInsulation(unittest.TestCase):
         self.assertEqual(exp, 0.0)
         self.assertAlmostEqual(float(ls["fast"]), np.log(255), delta=2.0)  # ~uniform at init
 
+    def test_waypoint_heads_train_the_instruction_keypoints_not_the_experts(self):
+        torch.manual_seed(0)
+        cfg = T.model_config("tiny-kp")
+        tok = FT.FastTokenizer()
+        net = T.Trainable(cfg, tok, 1, goal_heads=True)
+        eps = synthetic_episodes(2)
+        ss = R.SampleSet(eps, R.norm_stats(eps, 50), 50)
+        b = ss.batch([0, 5, 30, 40])
+        lam = {"fast": 0.0, "flow": 0.0, "energy": 0.0, "l1_expert": 0.0, "goal_kp": 1.0, "goal_ctx": 0.0}
+        conf = T.merge(TINY_CONF, {"model": "tiny-kp", "lambdas": lam})
+        ls = T.compute_losses(net, T.to_torch(b, "cpu"), conf, torch.from_numpy(tok.encode(b["actions"])),
+                              torch.Generator().manual_seed(0), True)
+        self.assertGreater(float(ls["goal_kp"]), 0.0)
+        ls["total"].backward()
+        grad = lambda m: sum(float(p.grad.abs().sum()) for p in m.parameters() if p.grad is not None)
+        self.assertGreater(grad(net.prefix.vision.text_query), 0.0)  # through the keypoints' positions
+        self.assertEqual(grad(net.prefix.vision.kp), 0.0)  # the free keypoints are not its input
+        self.assertEqual(grad(net.expert) + grad(net.l1_expert), 0.0)
+        with self.assertRaisesRegex(ValueError, "instruction-query keypoints"):
+            T.Trainable(T.model_config("tiny"), tok, 1, goal_heads=True)
+
     def test_batched_prefix_matches_the_exported_forward(self):
         torch.manual_seed(1)
         cfg = T.model_config("tiny")

@@ -66,17 +66,19 @@ PRESET_MODELS = {
     # small, for tests
     "tiny": dict(width=32, heads=2, layers=2, mlp=64, stem_channels=(8, 16, 32), lora_rank=4, lora_alpha=8.0),
 }
+PRESET_MODELS["tiny-kp"] = dict(PRESET_MODELS["tiny"], vision="keypoints", keypoints=4, text_keypoints=2)
 
 DEFAULT_CONFIG = {
     "model": "base",
     "seed": 0,
     "data": {"val_fraction": 0.1, "split_seed": 0, "norm": "mean_std", "only_success": True, "cache_images": False,
-             "early_weight": 1.0, "early_fraction": 0.4},
+             "early_weight": 1.0, "early_fraction": 0.4, "gripper_closed_below": 0.03},
     "batch": 32,
     "flow_samples": 4,
     "energy_contexts": 8,
     "steps": 6000,
-    "lambdas": {"fast": 1.0, "flow": 1.0, "energy": 0.1, "l1_expert": 1.0, "l1": 0.0},
+    "lambdas": {"fast": 1.0, "flow": 1.0, "energy": 0.1, "l1_expert": 1.0, "l1": 0.0, "goal_kp": 0.0,
+                "goal_ctx": 0.0},
     "ki_stop_gradient": True,
     "l1_trains_prefix": False,
     "pad_weight": 1.0,
@@ -127,8 +129,32 @@ class FastHead(nn.Module):
         return self.out(self.ln_out(x))  # [B, n_tokens, vocab]
 
 
+class GoalHeads(nn.Module):
+    """Hindsight waypoint regression (rlds_data.gripper_waypoints): predict the state at the next
+    grasp/release (or the episode's end) from the current one and
+      * kp: the instruction-query keypoints' image positions alone (every camera), so those
+        keypoints must land on the object the instruction names: a short gradient path to the
+        grounding that FAST and L1 did not give within a CPU budget;
+      * ctx: the prefix's last-layer output (masked mean), so the K/V the experts read carry it.
+    Training only; not exported."""
+
+    def __init__(self, cfg: M.ModelConfig, hidden: int = 256):
+        super().__init__()
+        self.n_text = cfg.text_keypoints
+        n_in = cfg.n_cameras * cfg.text_keypoints * 2 + cfg.state_dim
+        self.kp = nn.Sequential(nn.Linear(n_in, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
+                                nn.Linear(hidden, cfg.state_dim))
+        self.ctx = nn.Sequential(nn.LayerNorm(cfg.width), nn.Linear(cfg.width, hidden), nn.GELU(),
+                                 nn.Linear(hidden, cfg.state_dim))
+
+    def forward(self, keypoints: torch.Tensor, state: torch.Tensor, ctx: torch.Tensor, mask: torch.Tensor):
+        text_kp = keypoints[:, :, -self.n_text:].flatten(1)  # [B, C * Kt * 2]
+        pooled = (ctx * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)
+        return self.kp(torch.cat([text_kp, state], dim=-1)), self.ctx(pooled)
+
+
 class Trainable(nn.Module):
-    def __init__(self, cfg: M.ModelConfig, tok: FT.FastTokenizer, head_layers: int):
+    def __init__(self, cfg: M.ModelConfig, tok: FT.FastTokenizer, head_layers: int, goal_heads: bool = False):
         super().__init__()
         self.cfg = cfg
         self.prefix = M.Prefix(cfg)
@@ -136,6 +162,13 @@ class Trainable(nn.Module):
         self.energy = M.Energy(cfg)
         self.l1_expert = M.Expert(M.ModelConfig(**{**cfg.__dict__, "expert_kind": "l1_regression"}))
         self.fast_head = FastHead(cfg, tok.n_tokens, tok.vocab_size, head_layers)
+        if goal_heads and not (cfg.vision == "keypoints" and cfg.text_keypoints):
+            raise ValueError("lambdas goal_kp / goal_ctx need a model with instruction-query keypoints (kp-text)")
+        self.goal = GoalHeads(cfg) if goal_heads else None
+
+
+def uses_goal_heads(conf: dict) -> bool:
+    return any(conf["lambdas"].get(k, 0.0) > 0 for k in ("goal_kp", "goal_ctx"))
 
 
 def model_config(name: str) -> M.ModelConfig:
@@ -186,8 +219,13 @@ def compute_losses(net: Trainable, batch: Dict[str, torch.Tensor], conf: dict, t
     images, tokens, state = batch["images"], batch["tokens"], batch["state"]
     actions, mask = batch["actions"], batch["mask"]
     B = actions.shape[0]
-    kv, pmask, ctx = M.prefix_encode_batch(net.prefix, images, tokens, state)
+    aux: dict = {}
+    kv, pmask, ctx = M.prefix_encode_batch(net.prefix, images, tokens, state, aux)
     losses: Dict[str, torch.Tensor] = {}
+    if net.goal is not None:
+        g_kp, g_ctx = net.goal(aux["keypoints"], state, ctx, pmask)
+        losses["goal_kp"] = F.mse_loss(g_kp, batch["goal"])
+        losses["goal_ctx"] = F.mse_loss(g_ctx, batch["goal"])
 
     logits = net.fast_head(ctx, pmask)
     if soft_targets is not None:  # HL-Gauss: ordinal soft labels (fast.hl_sigma > 0)
@@ -236,7 +274,8 @@ def compute_losses(net: Trainable, batch: Dict[str, torch.Tensor], conf: dict, t
         with torch.no_grad():
             losses["energy_acc"] = ((-e).argmax(-1) == target).float().mean()
 
-    losses["total"] = sum(lam.get(name, 0.0) * losses[name] for name in ("fast", "flow", "energy", "l1_expert", "l1")
+    losses["total"] = sum(lam.get(name, 0.0) * losses[name]
+                          for name in ("fast", "flow", "energy", "l1_expert", "l1", "goal_kp", "goal_ctx")
                           if name in losses)
     return losses
 
@@ -267,9 +306,7 @@ def lr_at(step: int, total: int, opt: dict) -> float:
 
 
 def to_torch(b: dict, device) -> Dict[str, torch.Tensor]:
-    return {"images": torch.from_numpy(b["images"]).to(device), "tokens": torch.from_numpy(b["tokens"]).to(device),
-            "state": torch.from_numpy(b["state"]).to(device), "actions": torch.from_numpy(b["actions"]).to(device),
-            "mask": torch.from_numpy(b["mask"]).to(device)}
+    return {k: torch.from_numpy(b[k]).to(device) for k in ("images", "tokens", "state", "actions", "mask", "goal")}
 
 
 def atomic_save(obj, path: str) -> None:
@@ -306,8 +343,10 @@ def train(conf: dict, data_dir: str, out: str, device: str = "auto", time_limit_
     warm = torch.load(init, map_location="cpu") if init and not resume else None
     stats = (resume or warm)["norm_stats"] if (resume or warm) else R.norm_stats(train_eps, cfg.chunk_length)
     mode = conf["data"]["norm"]
-    train_set = R.SampleSet(train_eps, stats, cfg.chunk_length, mode, cache_images=conf["data"]["cache_images"])
-    val_set = R.SampleSet(val_eps, stats, cfg.chunk_length, mode) if val_eps else None
+    closed_below = float(conf["data"]["gripper_closed_below"])
+    train_set = R.SampleSet(train_eps, stats, cfg.chunk_length, mode, cache_images=conf["data"]["cache_images"],
+                            closed_below=closed_below)
+    val_set = R.SampleSet(val_eps, stats, cfg.chunk_length, mode, closed_below=closed_below) if val_eps else None
     log(f"data: {len(train_eps)} train episodes ({len(train_set)} samples), {len(val_eps)} val episodes "
         f"({len(val_set) if val_set else 0} samples); device {device}, {torch.get_num_threads()} threads")
 
@@ -325,7 +364,7 @@ def train(conf: dict, data_dir: str, out: str, device: str = "auto", time_limit_
             f"({(sample_p * early).sum():.0%} of draws)")
 
     torch.manual_seed(seed)
-    net = Trainable(cfg, tok, fc["head_layers"]).to(device)
+    net = Trainable(cfg, tok, fc["head_layers"], uses_goal_heads(conf)).to(device)
     oc = conf["optimizer"]
     decay, no_decay = [], []
     for name, p in net.named_parameters():
