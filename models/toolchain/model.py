@@ -55,6 +55,10 @@ class ModelConfig:
     # keypoints whose spatial-softmax logits are the dot product of each pixel's features with a
     # query made from the instruction's words: "where is the thing the instruction names"
     text_keypoints: int = 0
+    # feature map the instruction-query keypoints read: "quarter" = the FiLMed last conv at 1/4
+    # resolution (24x24 for 96x96); "half" = the first conv's features and the RGB at 1/2 (48x48).
+    # The scene camera's objects are 2-4 px wide: at 1/4 they blur into their neighbours.
+    text_keypoint_res: str = "quarter"
 
     @property
     def e_width(self) -> int:
@@ -383,19 +387,30 @@ class KeypointVision(nn.Module):
         self.kp_emb = nn.Parameter(torch.randn(1, k, d) * 0.5)
         self.pool_proj = init_linear(nn.Linear(c3, d))
         self.n_text = cfg.text_keypoints
+        self.text_half = cfg.text_keypoint_res == "half"
+        if cfg.text_keypoint_res not in ("quarter", "half"):
+            raise ValueError(f"unknown text_keypoint_res {cfg.text_keypoint_res!r} (quarter | half)")
         if self.n_text:
-            self.text_query = init_linear(nn.Linear(d, self.n_text * c3))
+            self.text_query = init_linear(nn.Linear(d, self.n_text * (c1 + 3 if self.text_half else c3)))
             self.text_kp_emb = nn.Parameter(torch.randn(1, self.n_text, d) * 0.5)
+            if self.text_half:
+                ys, xs = torch.meshgrid(torch.linspace(-1.0, 1.0, 2 * h), torch.linspace(-1.0, 1.0, 2 * w), indexing="ij")
+                self.register_buffer("grid_text", torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=1))
 
     def _per_image(self, v: torch.Tensor) -> torch.Tensor:
         """[B, n] per sample -> [B * cameras, n], one row per camera image (camera-major)."""
         return v.unsqueeze(1).expand(v.shape[0], self.n_cameras, v.shape[1]).reshape(-1, v.shape[1])
 
+    def text_grid(self) -> torch.Tensor:
+        return self.grid_text if self.text_half else self.grid
+
     def keypoint_logits(self, x: torch.Tensor, tok_emb: torch.Tensor, tokens: torch.Tensor):
-        """Spatial-softmax logits of every keypoint [N, K + Kt, HW] (free ones first, then the
-        instruction-query ones) and the last feature maps [N, c3, h, w]."""
-        x = F.avg_pool2d(x, 2)
-        x = F.gelu(self.conv1(x))
+        """Spatial-softmax logits of the free keypoints [N, K, hw], of the instruction-query ones
+        [N, Kt, hw or 4hw] (None without them; positions on `text_grid()`), and the last feature
+        maps [N, c3, h, w]."""
+        rgb = F.avg_pool2d(x, 2)
+        x = F.gelu(self.conv1(rgb))
+        early = torch.cat([x, rgb], dim=1)
         x = self.conv2(x)
         valid = (tokens != 0).to(torch.float32).unsqueeze(-1)
         text = (tok_emb * valid).sum(1) / valid.sum(1).clamp(min=1.0)  # [B, D]
@@ -403,20 +418,23 @@ class KeypointVision(nn.Module):
         x = F.gelu(x * (1.0 + gamma.unsqueeze(-1).unsqueeze(-1)) + beta.unsqueeze(-1).unsqueeze(-1))
         x = F.gelu(self.conv3(x))
         logits = self.kp(x).flatten(2)  # [N, K, HW]
+        text_logits = None
         if self.n_text:
-            feats = x.flatten(2)  # [N, c3, HW]
-            q = self._per_image(self.text_query(text)).reshape(-1, self.n_text, feats.shape[1])  # [N, Kt, c3]
-            logits = torch.cat([logits, torch.matmul(q, feats)], dim=1)
-        return logits, x
+            feats = (early if self.text_half else x).flatten(2)  # [N, c, HW]
+            q = self._per_image(self.text_query(text)).reshape(-1, self.n_text, feats.shape[1])  # [N, Kt, c]
+            text_logits = torch.matmul(q, feats)
+        return logits, text_logits, x
 
     def forward(self, x: torch.Tensor, tok_emb: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         return self.encode(x, tok_emb, tokens)[0]
 
     def encode(self, x: torch.Tensor, tok_emb: torch.Tensor, tokens: torch.Tensor):
         """-> tokens [N, K(+Kt) + 1, D] and the keypoints' expected (x, y) in [-1, 1] [N, K(+Kt), 2]."""
-        logits, x = self.keypoint_logits(x, tok_emb, tokens)
+        logits, text_logits, x = self.keypoint_logits(x, tok_emb, tokens)
         emb = torch.cat([self.kp_emb, self.text_kp_emb], dim=1) if self.n_text else self.kp_emb
-        pos = torch.matmul(torch.softmax(logits, dim=-1), self.grid)  # [N, K(+Kt), 2] expected (x, y)
+        pos = torch.matmul(torch.softmax(logits, dim=-1), self.grid)  # [N, K, 2] expected (x, y)
+        if text_logits is not None:
+            pos = torch.cat([pos, torch.matmul(torch.softmax(text_logits, dim=-1), self.text_grid())], dim=1)
         arg = pos.unsqueeze(-1) * self.freqs  # [N, K, 2, F]
         four = torch.cat([torch.sin(arg), torch.cos(arg)], dim=-1).flatten(2)  # [N, K, 4F]
         kp_tokens = self.kp_proj(four) + emb

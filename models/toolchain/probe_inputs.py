@@ -111,9 +111,9 @@ def swap_target(instr: str) -> str:
 def text_keypoints(vision: M.KeypointVision, images: torch.Tensor, tok_emb: torch.Tensor, tokens: torch.Tensor):
     """Expected positions [N, Kt, 2] and softmax entropies [N, Kt] of the instruction-query keypoints."""
     x = images.reshape(-1, *images.shape[2:]).permute(0, 3, 1, 2).to(torch.float32) * (2.0 / 255.0) - 1.0
-    logits = vision.keypoint_logits(x, tok_emb, tokens)[0][:, -vision.n_text:]
+    logits = vision.keypoint_logits(x, tok_emb, tokens)[1]
     p = torch.softmax(logits, dim=-1)
-    return torch.matmul(p, vision.grid), -(p * torch.log_softmax(logits, dim=-1)).sum(-1)
+    return torch.matmul(p, vision.text_grid()), -(p * torch.log_softmax(logits, dim=-1)).sum(-1)
 
 
 @torch.no_grad()
@@ -139,7 +139,7 @@ def grounding(net, cfg, val, stats, mode, step: int = 5, n: int = 40) -> None:
     print(f"grounding (step {step} of {len(change)} val episodes): L1 expert MSE vs demo {np.mean(err):.4f}; "
           f"mean squared change of its chunk when the target colour is swapped {np.mean(change):.4f}", flush=True)
     if moved:
-        hw = cfg.image_hw[0] // 4 * cfg.image_hw[1] // 4
+        hw = cfg.image_hw[0] // 4 * cfg.image_hw[1] // 4 * (4 if cfg.text_keypoint_res == "half" else 1)
         print(f"instruction keypoints: move {np.mean(moved):.3f} image half-widths under the swap; softmax entropy "
               f"{np.mean(ent):.2f} nats (uniform {np.log(hw):.2f})", flush=True)
 

@@ -105,8 +105,13 @@ class KnowledgeInsulation(unittest.TestCase):
             T.Trainable(T.model_config("tiny"), tok, 1, goal_heads=True)
 
     def test_batched_prefix_matches_the_exported_forward(self):
+        for preset in ("tiny", "tiny-kp"):
+            with self.subTest(preset=preset):
+                self.batched_matches_exported(preset)
+
+    def batched_matches_exported(self, preset: str):
         torch.manual_seed(1)
-        cfg = T.model_config("tiny")
+        cfg = T.model_config(preset)
         prefix = M.Prefix(cfg).eval()
         imgs = torch.randint(0, 256, (3, 2, 96, 96, 3), dtype=torch.uint8)
         toks = torch.tensor([TK.encode(s, 16) for s in ("touch the red ball", "pick up the blue cube", "go")])
