@@ -59,6 +59,11 @@ class ModelConfig:
     # resolution (24x24 for 96x96); "half" = the first conv's features and the RGB at 1/2 (48x48).
     # The scene camera's objects are 2-4 px wide: at 1/4 they blur into their neighbours.
     text_keypoint_res: str = "quarter"
+    # the instruction-query keypoints' query from the instruction's mean word embedding as is
+    # ("mean"), or centred and scaled over instructions first ("centred", a BatchNorm without
+    # affine): the words every instruction shares cancel, so a query cannot settle into a fixed
+    # colour detector that ignores the instruction (what "mean" did under the waypoint loss)
+    text_query: str = "mean"
 
     @property
     def e_width(self) -> int:
@@ -390,8 +395,12 @@ class KeypointVision(nn.Module):
         self.text_half = cfg.text_keypoint_res == "half"
         if cfg.text_keypoint_res not in ("quarter", "half"):
             raise ValueError(f"unknown text_keypoint_res {cfg.text_keypoint_res!r} (quarter | half)")
+        if cfg.text_query not in ("mean", "centred"):
+            raise ValueError(f"unknown text_query {cfg.text_query!r} (mean | centred)")
         if self.n_text:
-            self.text_query = init_linear(nn.Linear(d, self.n_text * (c1 + 3 if self.text_half else c3)))
+            centred = cfg.text_query == "centred"
+            self.text_centre = nn.BatchNorm1d(d, affine=False, momentum=0.02) if centred else None
+            self.text_query = init_linear(nn.Linear(d, self.n_text * (c1 + 3 if self.text_half else c3), bias=not centred))
             self.text_kp_emb = nn.Parameter(torch.randn(1, self.n_text, d) * 0.5)
             if self.text_half:
                 ys, xs = torch.meshgrid(torch.linspace(-1.0, 1.0, 2 * h), torch.linspace(-1.0, 1.0, 2 * w), indexing="ij")
@@ -421,7 +430,8 @@ class KeypointVision(nn.Module):
         text_logits = None
         if self.n_text:
             feats = (early if self.text_half else x).flatten(2)  # [N, c, HW]
-            q = self._per_image(self.text_query(text)).reshape(-1, self.n_text, feats.shape[1])  # [N, Kt, c]
+            qt = self.text_centre(text) if self.text_centre is not None else text
+            q = self._per_image(self.text_query(qt)).reshape(-1, self.n_text, feats.shape[1])  # [N, Kt, c]
             text_logits = torch.matmul(q, feats)
         return logits, text_logits, x
 

@@ -64,12 +64,12 @@ PRESET_MODELS = {
     "kp": dict(M.SHIPPED_SIZE, text_keypoints=0),
     "kp-text": M.SHIPPED_SIZE,
     # instruction-query keypoints on the half-resolution features (model.ModelConfig.text_keypoint_res)
-    "kp-text-hr": dict(M.SHIPPED_SIZE, text_keypoint_res="half"),
+    "kp-text-hr": dict(M.SHIPPED_SIZE, text_keypoint_res="half", text_query="centred"),
     # small, for tests
     "tiny": dict(width=32, heads=2, layers=2, mlp=64, stem_channels=(8, 16, 32), lora_rank=4, lora_alpha=8.0),
 }
 PRESET_MODELS["tiny-kp"] = dict(PRESET_MODELS["tiny"], vision="keypoints", keypoints=4, text_keypoints=2,
-                                text_keypoint_res="half")
+                                text_keypoint_res="half", text_query="centred")
 
 DEFAULT_CONFIG = {
     "model": "base",
