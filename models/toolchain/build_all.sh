@@ -7,6 +7,9 @@
 #     models/weights/vlad-trained-candidate.pt: flow matching and one-step L1
 # created_at is pinned (SOURCE_DATE_EPOCH) so a rebuild reproduces the committed bundles byte for byte.
 set -eu
+# The goldens are bit-exact only with Debian's default BLAS: the pthread OpenBLAS that training
+# uses (LD_LIBRARY_PATH=.../openblas-pthread) rounds some sums differently.
+unset LD_LIBRARY_PATH
 cd "$(dirname "$0")/../.."
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1795305600}"  # 2026-11-22T00:00:00Z
 SEED="${SEED:-0}"
@@ -16,7 +19,7 @@ for preset in tiny-flow-quantile tiny-ddim tiny-l1 base-flow; do
 done
 for kind in flow l1; do
   /usr/bin/python3 models/toolchain/build_bundle.py --preset "kp-$kind" --weights models/weights/vlad-trained-candidate.pt \
-    --name "vlad-trained-$kind" --version 0.2.0 --out "models/bundles/vlad-trained-$kind-candidate"
+    --name "vlad-trained-$kind" --version 0.3.0 --out "models/bundles/vlad-trained-$kind-candidate"
 done
 if [ -d node_modules/onnxruntime-node ]; then
   node models/toolchain/check_ort.mjs models/bundles/vlad-tiny-flow-quantile models/bundles/vlad-tiny-ddim \

@@ -42,32 +42,21 @@ TINY = dict(width=32, heads=2, layers=2, mlp=64, stem_channels=(8, 16, 32), lora
 # The default model's real size, shared by the flow and L1 presets so they stay comparable.
 DEFAULT_SIZE = dict(width=128, heads=4, layers=4, mlp=256, expert_width=64, expert_mlp=128,
                     stem_channels=(16, 32, 64), lora_rank=8, lora_alpha=16.0)
-# The shipped, trained model (model.SHIPPED_SIZE, train.py preset "kp-text").
+# The shipped, trained model (model.SHIPPED_SIZE, train.py preset "kp-text-hr").
 KP_SIZE = M.SHIPPED_SIZE
 PRESETS = {
     "kp-flow": dict(
         model=dict(KP_SIZE, expert_kind="flow_matching", energy=True),
         steps=10, norm="mean_std", training=True,
         description="flow-matching policy (pi0.5 + knowledge insulation recipe): instruction-FiLMed "
-                    "conv stem with 16 spatial-softmax keypoints + 4 instruction-query keypoints per camera, prefix D=128, 3 layers, "
+                    "conv stem with 16 spatial-softmax keypoints + 4 instruction-query keypoints per camera "
+                    "(on half-resolution features, centred instruction query), prefix D=128, 3 layers, "
                     "4 heads; expert width 64, MLP 128; energy head, loss and train_step graphs"),
     "kp-l1": dict(
         model=dict(KP_SIZE, expert_kind="l1_regression", energy=False),
         steps=1, norm="mean_std", training=False,
         description="one-step L1-regression policy (OpenVLA-OFT style) on the same keypoint prefix, "
                     "for comparison"),
-    "kp-hr-flow": dict(
-        model=dict(KP_SIZE, text_keypoint_res="half", text_query="centred", expert_kind="flow_matching", energy=True),
-        steps=10, norm="mean_std", training=True,
-        description="flow-matching policy (pi0.5 + knowledge insulation recipe): instruction-FiLMed "
-                    "conv stem with 16 spatial-softmax keypoints + 4 instruction-query keypoints per camera "
-                    "(on half-resolution features, centred instruction query), prefix D=128, 3 layers, "
-                    "4 heads; expert width 64, MLP 128; energy head, loss and train_step graphs"),
-    "kp-hr-l1": dict(
-        model=dict(KP_SIZE, text_keypoint_res="half", text_query="centred", expert_kind="l1_regression", energy=False),
-        steps=1, norm="mean_std", training=False,
-        description="one-step L1-regression policy (OpenVLA-OFT style) on the same keypoint prefix "
-                    "(half-resolution instruction keypoints), for comparison"),
     "base-flow": dict(
         model=dict(DEFAULT_SIZE, expert_kind="flow_matching", energy=True),
         steps=10, norm="mean_std", training=True,

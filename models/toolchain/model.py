@@ -86,10 +86,12 @@ class ModelConfig:
         return self.n_cameras * self.tokens_per_camera + self.max_tokens + 1
 
 
-# The shipped model's sizes (train.py preset "kp-text", build_bundle.py presets kp-flow / kp-l1):
-# keypoint vision with 16 free + 4 instruction-query keypoints per camera, 3 layers.
+# The shipped model's sizes (train.py preset "kp-text-hr", build_bundle.py presets kp-flow / kp-l1):
+# keypoint vision with 16 free + 4 instruction-query keypoints per camera (those on the
+# half-resolution features, centred instruction query), 3 layers.
 SHIPPED_SIZE = dict(width=128, heads=4, layers=3, mlp=256, expert_width=64, expert_mlp=128, vision="keypoints",
-                    keypoints=16, text_keypoints=4, stem_channels=(16, 32, 32), lora_rank=8, lora_alpha=16.0)
+                    keypoints=16, text_keypoints=4, text_keypoint_res="half", text_query="centred",
+                    stem_channels=(16, 32, 32), lora_rank=8, lora_alpha=16.0)
 
 
 # ---------------------------------------------------------------------------------------------

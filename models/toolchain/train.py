@@ -59,12 +59,12 @@ PRESET_MODELS = {
     # the base-flow bundle's sizes (build_bundle.py PRESETS["base-flow"])
     "base": dict(width=128, heads=4, layers=4, mlp=256, expert_width=64, expert_mlp=128,
                  stem_channels=(16, 32, 64), lora_rank=8, lora_alpha=16.0),
-    # the shipped model (model.SHIPPED_SIZE) and, for stage 1, the same without its 4
-    # instruction-query keypoints per camera
+    # the shipped model (model.SHIPPED_SIZE, from stage 6 on); for stage 1 the same without its 4
+    # instruction-query keypoints per camera; for stages 2-5 those keypoints on the quarter-
+    # resolution features with the plain mean-embedding query
     "kp": dict(M.SHIPPED_SIZE, text_keypoints=0),
-    "kp-text": M.SHIPPED_SIZE,
-    # instruction-query keypoints on the half-resolution features (model.ModelConfig.text_keypoint_res)
-    "kp-text-hr": dict(M.SHIPPED_SIZE, text_keypoint_res="half", text_query="centred"),
+    "kp-text": dict(M.SHIPPED_SIZE, text_keypoint_res="quarter", text_query="mean"),
+    "kp-text-hr": M.SHIPPED_SIZE,
     # small, for tests
     "tiny": dict(width=32, heads=2, layers=2, mlp=64, stem_channels=(8, 16, 32), lora_rank=4, lora_alpha=8.0),
 }
