@@ -166,7 +166,7 @@ class Trainable(nn.Module):
         self.l1_expert = M.Expert(M.ModelConfig(**{**cfg.__dict__, "expert_kind": "l1_regression"}))
         self.fast_head = FastHead(cfg, tok.n_tokens, tok.vocab_size, head_layers)
         if goal_heads and not (cfg.vision == "keypoints" and cfg.text_keypoints):
-            raise ValueError("lambdas goal_kp / goal_ctx need a model with instruction-query keypoints (kp-text)")
+            raise ValueError("lambdas goal_kp / goal_ctx need a model with instruction-query keypoints (kp-text, kp-text-hr)")
         self.goal = GoalHeads(cfg) if goal_heads else None
 
 
