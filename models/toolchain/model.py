@@ -324,15 +324,18 @@ def prefix_encode_batch(prefix: "Prefix", images: torch.Tensor, tokens: torch.Te
     images [B, C, H, W, 3] (uint8 or float in 0..255), tokens [B, T], state [B, S]
     -> prefix_kv [L, 2, B, P, D], prefix_mask [B, P], and the last layer's output x [B, P, D]
     (what the FAST token head reads). With `aux` (a dict) and keypoint vision, aux["keypoints"]
-    gets every keypoint's expected image position [B, C, K + Kt, 2] (training's waypoint head)."""
+    gets every keypoint's expected image position [B, C, K + Kt, 2] (training's waypoint head) and
+    aux["text_logits"] the instruction keypoints' logits [B, C, Kt, hw] (its locate loss)."""
     cfg = prefix.cfg
     b, c = images.shape[0], cfg.n_cameras
     h, w = cfg.image_hw
     x = images.reshape(b * c, h, w, 3).permute(0, 3, 1, 2).to(torch.float32) * (2.0 / 255.0) - 1.0
     if cfg.vision == "keypoints":
-        x, pos = prefix.vision.encode(x, prefix.token_emb(tokens), tokens)  # [B*C, Tc, D]
+        x, pos = prefix.vision.encode(x, prefix.token_emb(tokens), tokens, aux)  # [B*C, Tc, D]
         if aux is not None:
             aux["keypoints"] = pos.reshape(b, c, pos.shape[1], 2)
+            if "text_logits" in aux:
+                aux["text_logits"] = aux["text_logits"].reshape(b, c, *aux["text_logits"].shape[1:])
         x = x.reshape(b, c, cfg.tokens_per_camera, cfg.width) + prefix.camera_emb.unsqueeze(0)
     else:
         for conv in prefix.stem:
@@ -440,9 +443,13 @@ class KeypointVision(nn.Module):
     def forward(self, x: torch.Tensor, tok_emb: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         return self.encode(x, tok_emb, tokens)[0]
 
-    def encode(self, x: torch.Tensor, tok_emb: torch.Tensor, tokens: torch.Tensor):
-        """-> tokens [N, K(+Kt) + 1, D] and the keypoints' expected (x, y) in [-1, 1] [N, K(+Kt), 2]."""
+    def encode(self, x: torch.Tensor, tok_emb: torch.Tensor, tokens: torch.Tensor, aux: dict | None = None):
+        """-> tokens [N, K(+Kt) + 1, D] and the keypoints' expected (x, y) in [-1, 1] [N, K(+Kt), 2].
+        With `aux`, aux["text_logits"] gets the instruction keypoints' logits [N, Kt, hw] (training's
+        locate loss)."""
         logits, text_logits, x = self.keypoint_logits(x, tok_emb, tokens)
+        if aux is not None and text_logits is not None:
+            aux["text_logits"] = text_logits
         emb = torch.cat([self.kp_emb, self.text_kp_emb], dim=1) if self.n_text else self.kp_emb
         pos = torch.matmul(torch.softmax(logits, dim=-1), self.grid)  # [N, K, 2] expected (x, y)
         if text_logits is not None:

@@ -22,7 +22,7 @@ import os
 import struct
 import zlib
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -32,6 +32,7 @@ try:
 except ImportError:  # pragma: no cover - slow pure-Python fallback
     _crc32c = None
 
+import rig  # noqa: E402
 import tokenizer as TK
 
 # ---------------------------------------------------------------------------------------------
@@ -334,7 +335,8 @@ class SampleSet:
     """Indexable (episode, step) samples with normalization applied; images decoded on demand."""
 
     def __init__(self, eps: List[Episode], stats: dict, chunk: int, mode: str = "mean_std",
-                 cameras=("scene", "wrist"), cache_images: bool = False, closed_below: float = 0.03):
+                 cameras=("scene", "wrist"), cache_images: bool = False, closed_below: float = 0.03,
+                 locate_size: int = 0):
         self.eps, self.stats, self.H, self.mode, self.cameras = eps, stats, chunk, mode, cameras
         # decoded uint8 observations kept after first use (2 x 27 KB per step at 96x96): for a
         # GPU host, where PNG decoding would otherwise bound the step rate
@@ -344,6 +346,8 @@ class SampleSet:
         self.act_n = [normalize(e.actions, stats["actions"], mode).astype(np.float32) for e in eps]
         # normalized state at each step's next gripper waypoint (the waypoint head's target)
         self.goal_n = [s[gripper_waypoints(e.actions, closed_below)] for s, e in zip(self.state_n, eps)]
+        # image positions of the named object and pad (locate_labels) in `locate_size` px images
+        self.locate = [locate_labels(e, cameras, locate_size, closed_below) for e in eps] if locate_size else None
 
     def __len__(self) -> int:
         return len(self.index)
@@ -357,9 +361,63 @@ class SampleSet:
             images = np.stack([decode_image(e.images[c][t]) for c in self.cameras])  # [C, H, W, 3]
             if self.cache is not None:
                 self.cache[k] = images
-        return {"images": images, "tokens": e.tokens, "state": self.state_n[i][t], "actions": chunk,
-                "mask": mask, "goal": self.goal_n[i][t], "episode": int(i)}
+        out = {"images": images, "tokens": e.tokens, "state": self.state_n[i][t], "actions": chunk,
+               "mask": mask, "goal": self.goal_n[i][t], "episode": int(i)}
+        if self.locate is not None:
+            out["locate_uv"] = self.locate[i][0][t]
+            out["locate_valid"] = self.locate[i][1][t].astype(np.float32)
+        return out
 
     def batch(self, ks: Sequence[int]) -> dict:
         items = [self.get(int(k)) for k in ks]
         return {key: np.stack([it[key] for it in items]) for key in items[0]}
+
+
+# Below this height (m) the grasp point is at an object (hovering is higher): the first descent
+# there is the grasp (or the touch); its lowest point is where the named object was.
+CONTACT_HEIGHT = 0.08
+
+
+def locate_targets(e: "Episode", closed_below: float) -> Tuple[np.ndarray, int]:
+    """Hindsight positions, from the demonstration alone, of what the instruction names: [2, 3]
+    (row 0: the object, where the gripper first went down to it; row 1: the place pad, where the
+    gripper released it; NaN where the episode has none) and the step of the object contact
+    (labels of row 0 hold until then: afterwards the object is in the hand)."""
+    out = np.full((2, 3), np.nan)
+    z = rig.grasp_point(e.state[:, :6])[:, 2]
+    low = np.nonzero(z < CONTACT_HEIGHT)[0]
+    if len(low) == 0:
+        return out, -1
+    run_end = low[0]
+    while run_end + 1 < len(z) and z[run_end + 1] < CONTACT_HEIGHT:
+        run_end += 1
+    contact = int(low[0] + np.argmin(z[low[0]:run_end + 1]))
+    out[0] = rig.grasp_point(e.state[contact, :6])
+    out[0, 2] *= 0.5  # the object fills the space between the table and the fingers: label its middle
+    if "square" in e.instruction:
+        closed = e.actions[:, -1] < closed_below
+        release = np.nonzero(closed[:-1] & ~closed[1:])[0]
+        release = release[release > contact]
+        if len(release):
+            out[1] = rig.grasp_point(e.state[int(release[0]) + 1, :6])
+            out[1, 2] = 0.001  # on the table: the pad's surface
+    return out, contact
+
+
+def locate_labels(e: "Episode", cameras, size: int, closed_below: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Per step and camera, the image positions of locate_targets (continuous pixels, [T, C, 2, 2])
+    and whether each label holds there ([T, C, 2]: the target exists, is in view, and for the
+    object, the gripper has not reached it yet)."""
+    targets, contact = locate_targets(e, closed_below)
+    T = e.length
+    uv = np.zeros((T, len(cameras), 2, 2), np.float32)
+    valid = np.zeros((T, len(cameras), 2), bool)
+    for j in range(2):
+        if np.isnan(targets[j, 0]):
+            continue
+        pts = np.broadcast_to(targets[j], (T, 3))
+        upto = np.arange(T) <= contact if j == 0 else np.ones(T, bool)
+        for ci, cam in enumerate(cameras):
+            p, inside = rig.project(cam, e.state[:, :6], pts, size)
+            uv[:, ci, j], valid[:, ci, j] = p, inside & upto
+    return uv, valid

@@ -13,6 +13,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fast_tokens as FT  # noqa: E402
+import rig  # noqa: E402
 import rlds_data as R  # noqa: E402
 
 FIXTURES = "/work/shared/fixtures/rlds"
@@ -158,6 +159,59 @@ class FastTokens(unittest.TestCase):
             tok.encode(np.zeros((49, 7)))
         with self.assertRaises(ValueError):
             tok.decode(np.full(tok.n_tokens, tok.vocab_size))
+
+
+# Named colours of src/sim/scene.ts (RGB in 0..1)
+SIM_COLOURS = {"red": (0.85, 0.12, 0.1), "blue": (0.12, 0.25, 0.85), "green": (0.1, 0.65, 0.2),
+               "yellow": (0.95, 0.85, 0.1), "orange": (0.95, 0.5, 0.05), "purple": (0.55, 0.2, 0.7),
+               "white": (0.95, 0.95, 0.95)}
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class RigAndLocateLabels(unittest.TestCase):
+    def test_grasp_point_matches_the_simulators_kinematics(self):
+        # forwardGraspPoint (src/sim/kinematics.ts) for the same joint angles
+        cases = [([0, 0.35, 1.55, 0, 1.24, 0], [0.3938084430419472, 0, 0.24361255024480555]),
+                 ([0.4, 0.8, 1.2, 0.3, 0.9, -0.5], [0.47992397664266484, 0.23306802963330125, 0.14540465196117625]),
+                 ([-0.7, 0.2, 1.9, -0.2, 1.4, 1.0], [0.20026993904641102, -0.1994017538492061, 0.21182743357545225])]
+        for q, want in cases:
+            np.testing.assert_allclose(rig.grasp_point(np.array(q)), want, atol=1e-9)
+        uv, inside = rig.project("scene", np.zeros(6), np.array([0.98 - 0.785, 0.0, 0.6 - 0.62]), 96)
+        np.testing.assert_allclose(uv, [48.0, 48.0], atol=1e-6)  # on the optical axis: the centre
+        self.assertTrue(inside)
+        _, inside = rig.project("scene", np.zeros(6), np.array([2.0, 0.0, 1.0]), 96)
+        self.assertFalse(inside)  # behind the camera
+
+    @unittest.skipUnless(shutil.which("node") and os.path.exists(os.path.join(REPO, "dist/src/cli.js")),
+                         "needs node and a built dist/ (npm run build)")
+    def test_labels_land_on_the_named_object_and_pad(self):
+        import subprocess
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(["node", os.path.join(REPO, "dist/src/cli.js"), "collect", "--task", "pick,place,touch",
+                            "--episodes", "1", "--seed", "5", "--out", tmp], check=True, capture_output=True)
+            eps = R.load_vlad_dataset(tmp)
+        self.assertEqual(len(eps), 3)
+        checked = 0
+        for e in eps:
+            uv, valid = R.locate_labels(e, ("scene", "wrist"), 96, 0.03)
+            words = e.instruction.split()
+            named = [w for w in words if w in SIM_COLOURS]
+            _, contact = R.locate_targets(e, 0.03)
+            self.assertGreater(contact, 0)
+            self.assertTrue(valid[0, 0, 0] and not valid[contact + 1:, :, 0].any())
+            for j, colour in enumerate(named):
+                for ci, cam in enumerate(("scene", "wrist")):
+                    if not valid[0, ci, j]:
+                        continue
+                    img = R.decode_image(e.images[cam][0]).astype(np.float64) / 255.0
+                    x, y = (int(v) for v in uv[0, ci, j])
+                    pix = img[y, x]
+                    # the label's pixel has the named colour's chroma (shading scales brightness)
+                    chroma = lambda c: np.asarray(c) / max(np.linalg.norm(c), 1e-6)
+                    nearest = min(SIM_COLOURS, key=lambda k: np.linalg.norm(chroma(pix) - chroma(SIM_COLOURS[k])))
+                    self.assertEqual(nearest, colour, f"{e.instruction}: {cam} label {j} at {(x, y)} is {pix}")
+                    checked += 1
+        self.assertGreaterEqual(checked, 5)  # 3 objects in the scene view, the pad, most in the wrist view
 
 
 FastTokenizerDefaults = FT.FastTokenizer()

@@ -80,7 +80,7 @@ DEFAULT_CONFIG = {
     "flow_samples": 4,
     "energy_contexts": 8,
     "steps": 6000,
-    "lambdas": {"fast": 1.0, "flow": 1.0, "energy": 0.1, "l1_expert": 1.0, "l1": 0.0, "goal_kp": 0.0,
+    "lambdas": {"fast": 1.0, "flow": 1.0, "energy": 0.1, "l1_expert": 1.0, "l1": 0.0, "goal_kp": 0.0, "locate": 0.0,
                 "goal_ctx": 0.0},
     "ki_stop_gradient": True,
     "l1_trains_prefix": False,
@@ -181,7 +181,8 @@ def model_config(name: str) -> M.ModelConfig:
 # ---------------------------------------------------------------------------------------------
 # Augmentation (uint8 images -> float 0..255, rounded so the prefix sees what a camera could send)
 
-def augment(images: torch.Tensor, aug: dict, gen: torch.Generator) -> torch.Tensor:
+def augment(images: torch.Tensor, aug: dict, gen: torch.Generator, shifts: list | None = None) -> torch.Tensor:
+    """`shifts` (a list) receives how far each image's content moved, [B, C, 2] pixels (x, y)."""
     b, c, h, w, _ = images.shape
     x = images.to(torch.float32).reshape(b * c, h, w, 3).permute(0, 3, 1, 2)  # [N, 3, H, W]
     n = x.shape[0]
@@ -190,6 +191,10 @@ def augment(images: torch.Tensor, aug: dict, gen: torch.Generator) -> torch.Tens
         padded = F.pad(x, (s, s, s, s), mode="replicate")
         offs = torch.randint(0, 2 * s + 1, (n, 2), generator=gen)
         x = torch.stack([padded[i, :, oy:oy + h, ox:ox + w] for i, (oy, ox) in enumerate(offs.tolist())])
+        if shifts is not None:
+            shifts.append((s - offs.flip(1)).to(torch.float32).reshape(b, c, 2))
+    elif shifts is not None:
+        shifts.append(torch.zeros(b, c, 2))
 
     def factor(r):
         return (1.0 + (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1) * r).to(x.dtype)
@@ -208,6 +213,35 @@ def augment(images: torch.Tensor, aug: dict, gen: torch.Generator) -> torch.Tens
 # ---------------------------------------------------------------------------------------------
 # Losses
 
+def locate_losses(text_logits: torch.Tensor, uv: torch.Tensor, valid: torch.Tensor, image_size: int):
+    """Cross-entropy of instruction keypoint j (j = 0: the named object, 1: the place pad) against
+    its hindsight image position (rlds_data.locate_labels), the target spread bilinearly over the 4
+    nearest cells of the keypoint grid so the softmax's expectation can be sub-pixel; and the mean
+    distance (pixels of the image) from the keypoint's expected position to the label (a metric).
+    text_logits [B, C, Kt, r*r], uv [B, C, 2, 2] continuous pixels, valid [B, C, 2]."""
+    r = int(round(text_logits.shape[-1] ** 0.5))
+    cell = image_size / r
+    n = uv.shape[2]
+    logp = F.log_softmax(text_logits[:, :, :n], dim=-1)  # [B, C, n, r*r]
+    k = (uv / cell - 0.5).clamp(0, r - 1)  # continuous cell coordinates
+    k0 = k.floor().clamp(max=r - 2)
+    f = k - k0
+    x0, y0 = k0[..., 0].long(), k0[..., 1].long()
+    fx, fy = f[..., 0], f[..., 1]
+    ce = torch.zeros_like(fx)
+    for dy, dx, wgt in ((0, 0, (1 - fx) * (1 - fy)), (0, 1, fx * (1 - fy)), (1, 0, (1 - fx) * fy), (1, 1, fx * fy)):
+        idx = ((y0 + dy) * r + x0 + dx).unsqueeze(-1)
+        ce = ce - wgt * logp.gather(-1, idx).squeeze(-1)
+    denom = valid.sum().clamp(min=1.0)
+    with torch.no_grad():
+        centres = (torch.arange(r, dtype=torch.float32, device=uv.device) + 0.5) * cell
+        p = logp.exp().reshape(*logp.shape[:-1], r, r)
+        ex = (p.sum(-2) * centres).sum(-1)
+        ey = (p.sum(-1) * centres).sum(-1)
+        px = torch.hypot(ex - uv[..., 0], ey - uv[..., 1])
+    return (ce * valid).sum() / denom, (px * valid).sum() / denom
+
+
 def flow_t(n: int, gen: torch.Generator) -> torch.Tensor:
     """pi0's time distribution: Beta(1.5, 1) towards the noisy end (t = 1 is noise here)."""
     # Beta(1.5, 1) by its inverse CDF (F(x) = x^1.5), so the seeded generator drives it.
@@ -225,6 +259,9 @@ def compute_losses(net: Trainable, batch: Dict[str, torch.Tensor], conf: dict, t
     aux: dict = {}
     kv, pmask, ctx = M.prefix_encode_batch(net.prefix, images, tokens, state, aux)
     losses: Dict[str, torch.Tensor] = {}
+    if "locate_uv" in batch:
+        losses["locate"], losses["locate_px"] = locate_losses(aux["text_logits"], batch["locate_uv"],
+                                                              batch["locate_valid"], cfg.image_hw[1])
     if net.goal is not None:
         g_kp, g_ctx = net.goal(aux["keypoints"], state, ctx, pmask)
         losses["goal_kp"] = F.mse_loss(g_kp, batch["goal"])
@@ -278,7 +315,7 @@ def compute_losses(net: Trainable, batch: Dict[str, torch.Tensor], conf: dict, t
             losses["energy_acc"] = ((-e).argmax(-1) == target).float().mean()
 
     losses["total"] = sum(lam.get(name, 0.0) * losses[name]
-                          for name in ("fast", "flow", "energy", "l1_expert", "l1", "goal_kp", "goal_ctx")
+                          for name in ("fast", "flow", "energy", "l1_expert", "l1", "goal_kp", "goal_ctx", "locate")
                           if name in losses)
     return losses
 
@@ -309,7 +346,8 @@ def lr_at(step: int, total: int, opt: dict) -> float:
 
 
 def to_torch(b: dict, device) -> Dict[str, torch.Tensor]:
-    return {k: torch.from_numpy(b[k]).to(device) for k in ("images", "tokens", "state", "actions", "mask", "goal")}
+    keys = ("images", "tokens", "state", "actions", "mask", "goal", "locate_uv", "locate_valid")
+    return {k: torch.from_numpy(b[k]).to(device) for k in keys if k in b}
 
 
 def atomic_save(obj, path: str) -> None:
@@ -347,9 +385,14 @@ def train(conf: dict, data_dir: str, out: str, device: str = "auto", time_limit_
     stats = (resume or warm)["norm_stats"] if (resume or warm) else R.norm_stats(train_eps, cfg.chunk_length)
     mode = conf["data"]["norm"]
     closed_below = float(conf["data"]["gripper_closed_below"])
+    # the locate loss's labels: images are square, image_hw[1] pixels wide
+    locate_size = cfg.image_hw[1] if conf["lambdas"].get("locate", 0.0) > 0 else 0
+    if locate_size and not (cfg.vision == "keypoints" and cfg.text_keypoints >= 2):
+        raise ValueError("lambda locate needs a model with >= 2 instruction-query keypoints (kp-text, kp-text-hr)")
     train_set = R.SampleSet(train_eps, stats, cfg.chunk_length, mode, cache_images=conf["data"]["cache_images"],
-                            closed_below=closed_below)
-    val_set = R.SampleSet(val_eps, stats, cfg.chunk_length, mode, closed_below=closed_below) if val_eps else None
+                            closed_below=closed_below, locate_size=locate_size)
+    val_set = (R.SampleSet(val_eps, stats, cfg.chunk_length, mode, closed_below=closed_below, locate_size=locate_size)
+               if val_eps else None)
     log(f"data: {len(train_eps)} train episodes ({len(train_set)} samples), {len(val_eps)} val episodes "
         f"({len(val_set) if val_set else 0} samples); device {device}, {torch.get_num_threads()} threads")
 
@@ -443,7 +486,10 @@ def train(conf: dict, data_dir: str, out: str, device: str = "auto", time_limit_
             targets = torch.from_numpy(tok.encode(b["actions"])).to(device)
             gen = torch.Generator().manual_seed(seed * 1000003 + step)
             tb = to_torch(b, device)
-            tb["images"] = augment(tb["images"].cpu(), conf["augment"], gen).to(device)
+            shifts: list = []
+            tb["images"] = augment(tb["images"].cpu(), conf["augment"], gen, shifts).to(device)
+            if "locate_uv" in tb:  # the labels move with the shifted image content
+                tb["locate_uv"] = tb["locate_uv"] + shifts[0].to(device).unsqueeze(2)
             lr = lr_at(step, total, oc)
             for grp in opt.param_groups:
                 grp["lr"] = lr

@@ -51,6 +51,8 @@ export interface ClosedLoopEpisode {
   steps: number;
   /** With `swapInstruction`: whether the originally named object's goal was met instead. */
   originalSuccess?: boolean;
+  /** Closest the grasp point came to the named object's centre (m): a graded view of a failure. */
+  closestApproachM: number;
 }
 
 export interface TaskReport {
@@ -61,6 +63,8 @@ export interface TaskReport {
   successes: number;
   mean_episode_steps: number;
   mean_episode_seconds: number;
+  /** Median over episodes of the closest approach to the named object (m). */
+  median_closest_approach_m: number;
 }
 
 export interface RunReport {
@@ -81,6 +85,8 @@ export function percentile(sorted: readonly number[], p: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i]!;
 }
+
+const distance = (a: readonly number[], b: readonly number[]): number => Math.hypot(a[0]! - b[0]!, a[1]! - b[1]!, a[2]! - b[2]!);
 
 /** The observation with every camera image black (same sizes, fresh buffers). */
 function blanked(obs: Observation): Observation {
@@ -103,10 +109,12 @@ export async function runClosedLoop(robot: SimRobot, policy: ChunkPolicy, opts: 
 
   for (const [ti, task] of opts.tasks.entries()) {
     let successes = 0, stepSum = 0, originalHits = 0;
+    const approaches: number[] = [];
     for (let ep = 0; ep < opts.episodes; ep++) {
       const sampled = sampleTask(task, deriveSeed(opts.seed, ti, ep));
       const inst = opts.probe?.swapInstruction ? swapTargetColour(sampled) : sampled;
       let originalSuccess = false;
+      let closest = Infinity;
       robot.reset(inst);
       policy.beginEpisode?.(inst);
       await opts.sink?.beginEpisode({ task, instruction: inst.instruction, seed: inst.seed, mode: 'policy', source: policy.name });
@@ -159,6 +167,7 @@ export async function runClosedLoop(robot: SimRobot, policy: ChunkPolicy, opts: 
           frames.push(robot.renderCamera(videoRenderer, 'scene'));
         }
         if (inst !== sampled && !originalSuccess) originalSuccess = robot.world.successOf(sampled);
+        closest = Math.min(closest, distance(robot.world.graspPoint(), robot.world.bodyPos(inst.target)));
         if (robot.succeeded) settle = settle < 0 ? SETTLE_TICKS[task] : settle - 1;
         if (opts.mode === 'realtime') {
           nextTickAt += dt * 1000;
@@ -173,11 +182,13 @@ export async function runClosedLoop(robot: SimRobot, policy: ChunkPolicy, opts: 
       if (success) successes++;
       if (originalSuccess) originalHits++;
       stepSum += steps;
-      opts.onEpisode?.({ task, seed: inst.seed, instruction: inst.instruction, success, steps, ...(inst !== sampled ? { originalSuccess } : {}) });
+      approaches.push(closest);
+      opts.onEpisode?.({ task, seed: inst.seed, instruction: inst.instruction, success, steps, closestApproachM: closest, ...(inst !== sampled ? { originalSuccess } : {}) });
     }
     const n = opts.episodes;
     tasks[task] = {
       success_rate: n ? successes / n : 0, episodes: n, successes, mean_episode_steps: n ? stepSum / n : 0, mean_episode_seconds: n ? (stepSum / n) * dt : 0,
+      median_closest_approach_m: percentile([...approaches].sort((a, b) => a - b), 50),
       ...(opts.probe?.swapInstruction ? { original_target_rate: n ? originalHits / n : 0 } : {}),
     };
   }
