@@ -14,6 +14,9 @@ test('closed loop with a chunk policy solves tasks in lockstep, reports timings,
   assert.ok(a.control_hz > 50, `lockstep runs faster than real time: ${a.control_hz}`);
   assert.ok(a.obs_to_chunk_ms.count > 4 && a.obs_to_chunk_ms.p50 <= a.obs_to_chunk_ms.p99);
   assert.equal(a.starved_ticks, 0);
+  // the operator closes its fingers around the cube's centre; a touch stops on the ball's top
+  assert.ok(a.tasks.pick!.median_closest_approach_m < 0.01, `pick closest approach ${a.tasks.pick!.median_closest_approach_m}`);
+  assert.ok(a.tasks.touch!.median_closest_approach_m < 0.05, `touch closest approach ${a.tasks.touch!.median_closest_approach_m}`);
   const b = await run();
   assert.deepEqual(b.tasks, a.tasks);
   await robot.close();
