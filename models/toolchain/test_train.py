@@ -104,6 +104,49 @@ class KnowledgeInsulation(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "instruction-query keypoints"):
             T.Trainable(T.model_config("tiny"), tok, 1, goal_heads=True)
 
+    def test_locate_loss_is_minimal_on_the_label_and_trains_only_the_instruction_keypoints(self):
+        r, size = 48, 96
+        uv = torch.tensor([[[[37.0, 51.0], [11.0, 81.0]]]])  # [B=1, C=1, 2 labels, (x, y)] pixels, at cell centres
+        valid = torch.ones(1, 1, 2)
+        logits = torch.zeros(1, 1, 3, r * r)
+        for j, (x, y) in enumerate(uv[0, 0].tolist()):  # peak on the cell whose centre is the label
+            logits[0, 0, j, int(y // 2) * r + int(x // 2)] = 40.0
+        ce, px = T.locate_losses(logits, uv, valid, size)
+        self.assertLess(float(px), 1.0)
+        self.assertLess(float(ce), 1.0)
+        ce_off, px_off = T.locate_losses(logits.roll(5, dims=-1), uv, valid, size)  # 5 cells to the right
+        self.assertGreater(float(ce_off), 10.0)
+        self.assertAlmostEqual(float(px_off), 10.0, delta=1.0)
+        self.assertEqual(float(T.locate_losses(logits, uv, torch.zeros(1, 1, 2), size)[0]), 0.0)  # no label
+        # through the model: reaches the instruction keypoints' query, no expert, no free keypoint
+        torch.manual_seed(0)
+        cfg = T.model_config("tiny-kp")
+        tok = FT.FastTokenizer()
+        net = T.Trainable(cfg, tok, 1)
+        eps = synthetic_episodes(2)
+        b = T.to_torch(R.SampleSet(eps, R.norm_stats(eps, 50), 50).batch([0, 5, 30, 40]), "cpu")
+        b["locate_uv"] = torch.full((4, 2, 2, 2), 40.0)
+        b["locate_valid"] = torch.ones(4, 2, 2)
+        lam = {"fast": 0.0, "flow": 0.0, "energy": 0.0, "l1_expert": 0.0, "locate": 1.0}
+        ls = T.compute_losses(net, b, T.merge(TINY_CONF, {"model": "tiny-kp", "lambdas": lam}),
+                              torch.from_numpy(tok.encode(b["actions"].numpy())), torch.Generator().manual_seed(0), True)
+        ls["total"].backward()
+        grad = lambda m: sum(float(p.grad.abs().sum()) for p in m.parameters() if p.grad is not None)
+        self.assertGreater(grad(net.prefix.vision.text_query), 0.0)
+        self.assertEqual(grad(net.prefix.vision.kp) + grad(net.expert) + grad(net.l1_expert), 0.0)
+
+    def test_shift_augmentation_reports_how_far_the_content_moved(self):
+        img = torch.zeros(3, 2, 96, 96, 3, dtype=torch.uint8)
+        img[:, :, 40, 30] = 255  # one bright pixel at (x 30, y 40) in every image
+        shifts: list = []
+        out = T.augment(img, {"shift": 4}, torch.Generator().manual_seed(3), shifts)
+        for bi in range(3):
+            for ci in range(2):
+                ys, xs = torch.nonzero(out[bi, ci, :, :, 0] > 128, as_tuple=True)
+                dx, dy = shifts[0][bi, ci].tolist()
+                self.assertEqual((int(xs[0]), int(ys[0])), (30 + int(dx), 40 + int(dy)))
+        self.assertTrue(bool((shifts[0] != 0).any()))
+
     def test_batched_prefix_matches_the_exported_forward(self):
         for preset in ("tiny", "tiny-kp"):
             with self.subTest(preset=preset):
