@@ -1,10 +1,10 @@
 #!/bin/sh
 # Rebuilds every committed bundle, then checks them with onnxruntime-node when node_modules is
 # installed. Needs only Debian's python3-torch / python3-onnx.
-#   - the shipped vlad-base-flow and the three tiny runtime-test bundles from their presets
-#     (seed 0, random init)
-#   - the trained candidates (MODEL_CARD.md) from the committed weights
-#     models/weights/vlad-trained-candidate.pt: flow matching and one-step L1
+#   - the shipped vlad-base-flow (flow matching, 10 steps, energy head, LoRA, loss/train_step) and
+#     the one-step L1-regression comparison vlad-base-l1, from the committed trained weights
+#     models/weights/vlad-base.pt (MODEL_CARD.md)
+#   - the three tiny runtime-test bundles from their presets (seed 0, random init)
 # created_at is pinned (SOURCE_DATE_EPOCH) so a rebuild reproduces the committed bundles byte for byte.
 set -eu
 # The goldens are bit-exact only with Debian's default BLAS: the pthread OpenBLAS that training
@@ -13,18 +13,17 @@ unset LD_LIBRARY_PATH
 cd "$(dirname "$0")/../.."
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1795305600}"  # 2026-11-22T00:00:00Z
 SEED="${SEED:-0}"
-for preset in tiny-flow-quantile tiny-ddim tiny-l1 base-flow; do
+for preset in tiny-flow-quantile tiny-ddim tiny-l1; do
   /usr/bin/python3 models/toolchain/build_bundle.py --preset "$preset" --seed "$SEED" \
     --out "models/bundles/vlad-$preset"
 done
 for kind in flow l1; do
-  /usr/bin/python3 models/toolchain/build_bundle.py --preset "kp-$kind" --weights models/weights/vlad-trained-candidate.pt \
-    --name "vlad-trained-$kind" --version 0.3.0 --out "models/bundles/vlad-trained-$kind-candidate"
+  /usr/bin/python3 models/toolchain/build_bundle.py --preset "kp-$kind" --weights models/weights/vlad-base.pt \
+    --name "vlad-base-$kind" --version 1.0.0 --out "models/bundles/vlad-base-$kind"
 done
 if [ -d node_modules/onnxruntime-node ]; then
   node models/toolchain/check_ort.mjs models/bundles/vlad-tiny-flow-quantile models/bundles/vlad-tiny-ddim \
-    models/bundles/vlad-tiny-l1 models/bundles/vlad-base-flow \
-    models/bundles/vlad-trained-flow-candidate models/bundles/vlad-trained-l1-candidate
+    models/bundles/vlad-tiny-l1 models/bundles/vlad-base-flow models/bundles/vlad-base-l1
 else
   echo "node_modules missing: skipped the onnxruntime-node check (npm ci, then node models/toolchain/check_ort.mjs ...)"
 fi
