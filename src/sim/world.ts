@@ -8,6 +8,7 @@ import { isSuccess, type SuccessProbe, type TaskInstance } from './tasks.js';
 const OBJ_BODY = 1;
 const OBJ_JOINT = 3;
 const OBJ_GEOM = 5;
+const OBJ_SITE = 6;
 
 export const CONTROL_DT = 0.02;
 
@@ -15,6 +16,7 @@ export class SimWorld implements SuccessProbe {
   readonly substeps: number;
   private readonly bodyIds = new Map<string, number>();
   private readonly geomIds = new Map<string, number>();
+  private readonly siteIds = new Map<string, number>();
   private readonly gripperGeoms: Set<number>;
   private readonly armQposAdr: number[];
   private readonly fingerQposAdr: [number, number];
@@ -137,7 +139,7 @@ export class SimWorld implements SuccessProbe {
   }
 
   graspPoint(): [number, number, number] {
-    const id = this.mj.mj_name2id(this.model, 6, 'grasp');
+    const id = this.lookupId(this.siteIds, OBJ_SITE, 'site', 'grasp');
     const s = this.data.site_xpos as Float64Array;
     return [s[3 * id]!, s[3 * id + 1]!, s[3 * id + 2]!];
   }
