@@ -5,7 +5,7 @@ import type { JoinMethod } from './action-queue.js';
 import { isTaskName, type TaskName } from '../sim/tasks.js';
 
 const USAGE = `usage:
-  vlad bench control [--rate HZ] [--duration S] [--join replace|ensemble|rtc] [--output forward|trajectory] [--warm-up-ticks N] [--bundle DIR] [--profile NAME] [--no-record] [--metrics-port P] [--seed N] [--nice N] [--fifo PRIO] [--wait block|poll] [--no-priority] [--json]
+  vlad bench control [--rate HZ] [--duration S] [--join replace|ensemble|rtc] [--output forward|trajectory] [--warm-up-ticks N] [--bundle DIR] [--profile NAME] [--no-record] [--metrics-port P] [--seed N] [--nice N] [--fifo PRIO] [--wait block|poll] [--no-priority] [--idle-poll auto|on|off] [--json]
   vlad bench delay [--delays 0,100,200,300] [--methods replace,ensemble,rtc] [--tasks pick,place,touch] [--episodes N] [--smooth-episodes N] [--smooth-steps N] [--success model|expert] [--bundle DIR] [--seed N] [--json]
   vlad bench --bundle DIR ...   (policy inference latency)`;
 
@@ -56,6 +56,7 @@ async function runControl(args: string[]): Promise<number> {
       wait: { type: 'string', default: 'block' },
       fifo: { type: 'string', default: '50' },
       'no-priority': { type: 'boolean', default: false },
+      'idle-poll': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -63,6 +64,8 @@ async function runControl(args: string[]): Promise<number> {
   if (values.output !== 'forward' && values.output !== 'trajectory') throw new UsageError(`--output must be forward or trajectory (got '${values.output}')`);
   const output: 'forward' | 'trajectory' = values.output;
   const priority = values['no-priority'] ? false as const : { nice: num('nice', values.nice, -20, 19, true), ...(fifo > 0 ? { fifo } : {}) };
+  const idlePoll = values['idle-poll'];
+  if (idlePoll !== undefined && idlePoll !== 'auto' && idlePoll !== 'on' && idlePoll !== 'off') throw new UsageError(`--idle-poll must be auto, on or off (got '${idlePoll}')`);
   const { benchControl } = await import('./bench-control.js');
   const out = await benchControl({
     rateHz: num('rate', values.rate, 1, 1000),
@@ -75,6 +78,7 @@ async function runControl(args: string[]): Promise<number> {
     ...(values['metrics-port'] !== undefined ? { metricsPort: num('metrics-port', values['metrics-port'], 0, 65535, true) } : {}),
     seed: num('seed', values.seed, 0, 2 ** 31, true),
     priority,
+    ...(idlePoll !== undefined ? { idlePoll } : {}),
     wait: values.wait === 'poll' ? 'poll' : values.wait === 'block' ? 'block' : (() => { throw new UsageError(`--wait must be block or poll (got '${values.wait}')`); })(),
     progress: (l) => process.stderr.write(`${l}\n`),
   });

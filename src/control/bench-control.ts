@@ -20,6 +20,8 @@ import { SimWorkerRobot } from '../sim/worker-robot.js';
 import { simRobotDescription } from '../sim/control-episode.js';
 import { STATE_NAMES } from '../sim/scene.js';
 import { raiseThreadPriority, type PriorityResult } from '../core/priority.js';
+import { CpuWake, type IdlePollMode } from '../core/cpu-wake.js';
+import { loadProfile } from '../hw/index.js';
 
 export interface ControlBenchOptions {
   rateHz: number;
@@ -38,6 +40,8 @@ export interface ControlBenchOptions {
   warmUpTicks?: number;
   /** Control thread priority: nice value (negative raises) and optional SCHED_FIFO priority. */
   priority?: { nice?: number; fifo?: number } | false;
+  /** Overrides the profile's realtime.idle_poll (keeping idle CPUs from halting; see core/cpu-wake.ts). */
+  idlePoll?: IdlePollMode;
   progress?: (line: string) => void;
 }
 
@@ -64,6 +68,8 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
   const metrics = new ControlMetrics(registry);
   const server = o.metricsPort !== undefined ? await serveMetrics(registry, { port: o.metricsPort }) : undefined;
   const sched = new ComputeScheduler(1);
+  const hw = await loadProfile(o.profile);
+  let cpuWake: CpuWake | undefined;
   try {
     const info = await robot.reset('pick', o.seed);
     if (o.record) {
@@ -143,6 +149,8 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
     });
     gcObserver.observe({ entryTypes: ['gc'] });
     await robot.startRealtime();
+    // Before the priority is raised: the spinners must not inherit SCHED_FIFO (they check anyway).
+    cpuWake = await CpuWake.start({ idlePoll: o.idlePoll ?? hw.realtime.idle_poll, dmaLatencyUs: hw.realtime.cpu_dma_latency_us });
     // After every worker thread exists, so none of them inherits it.
     const priority: PriorityResult | null = o.priority === false ? null : raiseThreadPriority(o.priority ?? { nice: -10 });
     // Let the first state and frame land before the loop starts.
@@ -170,6 +178,7 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
     clearInterval(progress);
     loop.close();
     gcObserver.disconnect();
+    await cpuWake.stop();
     await robot.stopRealtime();
     const recStats = recorder?.stats();
     let episode: unknown = null;
@@ -210,6 +219,7 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
       output: o.output ?? 'forward',
       sim: { physics_hz: 250, camera_hz: 30, physics_overruns: robot.overruns, commands_applied: robot.commandsApplied, trajectories_applied: robot.trajectoriesApplied, trajectories_cut: robot.trajectoriesCut },
       control_thread: priority,
+      cpu_wake: cpuWake.report,
       wait: o.wait ?? 'block',
       gc: { count: gc.count, total_ms: round(gc.totalMs), max_ms: round(gc.maxMs), over_1ms_at_ms: gc.atMs },
       // wake_late_ms: how late the coarse timer fired (against margin_ms before the deadline); a miss
@@ -221,6 +231,7 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
       cpu_steal_pct: cpu0 && cpu1 && cpu1.total > cpu0.total ? round((100 * (cpu1.steal - cpu0.steal)) / (cpu1.total - cpu0.total), 2) : null,
     };
   } finally {
+    await cpuWake?.stop();
     await recorder?.close().catch(() => undefined);
     await rm(root, { recursive: true, force: true });
     await server?.close();

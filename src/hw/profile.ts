@@ -30,12 +30,14 @@ export interface HwProfile {
   candidates: number;
   memory_budget_mb: number;
   training: { idle_after_s: number; step_budget_ms: number; max_steps_per_pass: number };
+  /** How the machine is held while a real-time control loop runs (see src/core/cpu-wake.ts). */
+  realtime: { idle_poll: 'auto' | 'on' | 'off'; cpu_dma_latency_us: number | null };
 }
 
 const SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['name', 'description', 'execution_providers', 'threads', 'control_rate_hz', 'denoising_steps', 'candidates', 'memory_budget_mb', 'training'],
+  required: ['name', 'description', 'execution_providers', 'threads', 'control_rate_hz', 'denoising_steps', 'candidates', 'memory_budget_mb', 'training', 'realtime'],
   properties: {
     name: { type: 'string', pattern: '^[a-z0-9-]+$' },
     description: { type: 'string' },
@@ -67,6 +69,15 @@ const SCHEMA = {
       additionalProperties: false,
       required: ['idle_after_s', 'step_budget_ms', 'max_steps_per_pass'],
       properties: { idle_after_s: { type: 'number', minimum: 0 }, step_budget_ms: { type: 'number', exclusiveMinimum: 0 }, max_steps_per_pass: { type: 'integer', minimum: 0 } },
+    },
+    realtime: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['idle_poll', 'cpu_dma_latency_us'],
+      properties: {
+        idle_poll: { enum: ['auto', 'on', 'off'] },
+        cpu_dma_latency_us: { oneOf: [{ type: 'null' }, { type: 'integer', minimum: 0, maximum: 1_000_000 }] },
+      },
     },
   },
 } as const;
