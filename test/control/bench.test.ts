@@ -26,12 +26,18 @@ test('vlad bench control --json prints one object with the loop, planner, record
   assert.ok(out.recorder.repeated_images > 0, 'camera frames (30 Hz) repeat across 100 Hz steps and are not re-encoded');
   assert.equal(out.warm_up.ticks, 3000);
   assert.equal(out.misses_by_cause.event_loop_wake + out.misses_by_cause.final_wait, out.deadline_misses);
+  // The cpu profile's realtime block, reported with what this machine made of it.
+  assert.equal(out.cpu_wake.idle_poll.mode, 'auto');
+  assert.equal(typeof out.cpu_wake.idle_poll.active, 'boolean');
+  assert.equal(out.cpu_wake.dma_latency.requested_us, 0);
+  assert.equal(typeof out.cpu_wake.machine.virtualized, 'boolean');
 });
 
 test('vlad bench control --output trajectory drives the sim arm through its JointTrajectoryController', async () => {
-  const { stdout } = await sh(process.execPath, [cli, 'bench', 'control', '--rate', '100', '--duration', '1.5', '--output', 'trajectory', '--no-record', '--json', '--no-priority'], { timeout: 120_000 });
+  const { stdout } = await sh(process.execPath, [cli, 'bench', 'control', '--rate', '100', '--duration', '1.5', '--output', 'trajectory', '--no-record', '--json', '--no-priority', '--idle-poll', 'off'], { timeout: 120_000 });
   const out = JSON.parse(stdout);
   assert.equal(out.output, 'trajectory');
+  assert.deepEqual([out.cpu_wake.idle_poll.mode, out.cpu_wake.idle_poll.active, out.cpu_wake.idle_poll.spinners], ['off', false, 0]);
   assert.ok(out.planner.chunks >= 1);
   assert.ok(out.sim.trajectories_applied >= out.planner.chunks - 1, `trajectories ${out.sim.trajectories_applied} for ${out.planner.chunks} chunks`);
   assert.equal(out.sim.commands_applied, 0, 'no per-tick commands in trajectory mode');
@@ -52,6 +58,11 @@ test('vlad bench control rejects bad input with a clear message', async () => {
   await assert.rejects(sh(process.execPath, [cli, 'bench', 'control', '--output', 'servo']), (err: { code: number; stderr: string }) => {
     assert.equal(err.code, 2);
     assert.match(err.stderr, /--output must be forward or trajectory/);
+    return true;
+  });
+  await assert.rejects(sh(process.execPath, [cli, 'bench', 'control', '--idle-poll', 'always']), (err: { code: number; stderr: string }) => {
+    assert.equal(err.code, 2);
+    assert.match(err.stderr, /--idle-poll must be auto, on or off \(got 'always'\)/);
     return true;
   });
 });
