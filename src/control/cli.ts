@@ -7,8 +7,10 @@ import type { ActionChunk, Observation } from '../core/contracts.js';
 import { ControlLoop } from './loop.js';
 import type { RobotDescription } from './limits.js';
 import { systemClock, type JointCommand, type JointState, type RobotIO } from './types.js';
+import { raiseThreadPriority } from '../core/priority.js';
+import { CpuWake } from '../core/cpu-wake.js';
 
-const USAGE = 'usage: vlad control jitter [--rate HZ] [--duration S] [--latency-ms MS] [--timer-margin-ms MS] [--spin-ms MS] [--json]';
+const USAGE = 'usage: vlad control jitter [--rate HZ] [--duration S] [--latency-ms MS] [--timer-margin-ms MS] [--spin-ms MS] [--wait block|poll] [--fifo PRIO] [--idle-poll auto|on|off] [--json]';
 
 export async function run(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
@@ -26,6 +28,10 @@ export async function run(args: string[]): Promise<number> {
         'latency-ms': { type: 'string', default: '40' },
         'timer-margin-ms': { type: 'string' },
         'spin-ms': { type: 'string' },
+        // The same machine habits as `vlad bench control`, so the two compare.
+        wait: { type: 'string', default: 'block' },
+        fifo: { type: 'string', default: '50' },
+        'idle-poll': { type: 'string', default: 'auto' },
         json: { type: 'boolean', default: false },
       },
     }));
@@ -41,7 +47,11 @@ export async function run(args: string[]): Promise<number> {
   const rateHz = num('rate', values.rate, 1, 1000);
   const durationS = num('duration', values.duration, 0.1, 3600);
   const latencyMs = num('latency-ms', values['latency-ms'], 0, 10_000);
-  const rk: { timerMarginS?: number; spinS?: number } = {};
+  const fifo = num('fifo', values.fifo, 0, 99);
+  const wait = values.wait, idlePoll = values['idle-poll'];
+  if (wait !== 'block' && wait !== 'poll') throw new Error(`--wait must be block or poll (got '${wait}')`);
+  if (idlePoll !== 'auto' && idlePoll !== 'on' && idlePoll !== 'off') throw new Error(`--idle-poll must be auto, on or off (got '${idlePoll}')`);
+  const rk: { timerMarginS?: number; spinS?: number; block?: boolean } = { block: wait === 'block' };
   if (values['timer-margin-ms'] !== undefined) rk.timerMarginS = num('timer-margin-ms', values['timer-margin-ms'], 0, 100) / 1e3;
   if (values['spin-ms'] !== undefined) rk.spinS = num('spin-ms', values['spin-ms'], 0, 100) / 1e3;
 
@@ -72,9 +82,12 @@ export async function run(args: string[]): Promise<number> {
   } });
   if (!values.json) process.stderr.write(`control jitter: ${rateHz} Hz for ${durationS} s (synthetic planner, ${latencyMs} ms latency)\n`);
   const progress = values.json ? undefined : setInterval(() => process.stderr.write(`  ${late.length} ticks\n`), 2000);
+  const cpuWake = await CpuWake.start({ idlePoll, dmaLatencyUs: 0 });
+  const priority = raiseThreadPriority({ nice: -10, ...(fifo > 0 ? { fifo } : {}) });
   const timer = setTimeout(() => loop.stop(), durationS * 1e3);
   const acc = await loop.run();
   clearTimeout(timer);
+  await cpuWake.stop();
   if (progress) clearInterval(progress);
   loop.close();
   const s = loop.snapshot();
@@ -91,6 +104,9 @@ export async function run(args: string[]): Promise<number> {
     inference_delay_steps: s.delays.length ? summarize(s.delays, 1) : null,
     mode: s.mode,
     watchdog_events: s.watchdogEvents,
+    wait,
+    control_thread: priority,
+    cpu_wake: cpuWake.report,
   };
   process.stdout.write(values.json ? `${JSON.stringify(out)}\n` : `${JSON.stringify(out, null, 2)}\n`);
   return 0;

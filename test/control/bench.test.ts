@@ -66,3 +66,14 @@ test('vlad bench control rejects bad input with a clear message', async () => {
     return true;
   });
 });
+
+test('vlad control jitter: the loop alone with the same machine habits as bench control', async () => {
+  const { stdout } = await sh(process.execPath, [cli, 'control', 'jitter', '--rate', '100', '--duration', '0.5', '--latency-ms', '20', '--idle-poll', 'off', '--json'], { timeout: 60_000 });
+  const out = JSON.parse(stdout);
+  assert.ok(out.ticks >= 40, `ticks ${out.ticks}`);
+  assert.ok(out.chunks >= 1, 'the synthetic planner answered');
+  assert.equal(out.wait, 'block');
+  assert.deepEqual([out.cpu_wake.idle_poll.mode, out.cpu_wake.idle_poll.active], ['off', false]);
+  assert.equal(typeof out.control_thread.tid, 'number');
+  await assert.rejects(sh(process.execPath, [cli, 'control', 'jitter', '--idle-poll', 'sometimes']), /--idle-poll must be auto, on or off \(got 'sometimes'\)/);
+});
