@@ -26,7 +26,12 @@ export interface IoSpec {
   action_names?: string[];
 }
 
-export interface SamplerSpec { steps: number; alphas_cumprod?: number[] }
+export interface SamplerSpec {
+  steps: number;
+  alphas_cumprod?: number[];
+  /** Standard deviation of the initial noise (sampling temperature); default 1. */
+  noise_scale?: number;
+}
 export interface LoraEntry { name: string; offset: number; shape: number[] }
 export interface GoldenTensor { dtype: TensorDtype; shape: number[]; offset: number; length: number }
 export interface GoldenCase {
@@ -128,6 +133,7 @@ export const MANIFEST_SCHEMA = {
           properties: {
             steps: { type: 'integer', minimum: 1, maximum: 1000 },
             alphas_cumprod: { type: 'array', items: { type: 'number', exclusiveMinimum: 0, maximum: 1 }, minItems: 2 },
+            noise_scale: { type: 'number', minimum: 0, maximum: 4 },
           },
         },
       },
@@ -263,6 +269,7 @@ function checkSemantics(m: Manifest): void {
   }
   if (m.expert.kind === 'ddim' && !m.expert.sampler.alphas_cumprod) fail('expert.sampler.alphas_cumprod', 'required for a ddim expert');
   if (m.expert.kind === 'l1_regression' && m.expert.sampler.steps !== 1) fail('expert.sampler.steps', 'an l1_regression expert takes exactly 1 step');
+  if (m.expert.kind === 'l1_regression' && m.expert.sampler.noise_scale !== undefined) fail('expert.sampler.noise_scale', 'an l1_regression expert uses no noise');
   const names = new Set(m.io.cameras.map((c) => c.name));
   if (names.size !== m.io.cameras.length) fail('io.cameras', 'camera names must be unique');
   if (m.io.state_names && m.io.state_names.length !== m.io.state_dim) fail('io.state_names', `has ${m.io.state_names.length} names for state_dim ${m.io.state_dim}`);

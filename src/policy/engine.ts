@@ -13,6 +13,8 @@ export interface EngineOptions {
   profile?: string | HwProfile;
   /** Run seed; chunk noise seeds derive from it. Default 0. */
   seed?: number;
+  /** Initial-noise standard deviation (sampling temperature); default the bundle's expert.sampler.noise_scale, else 1. */
+  noiseScale?: number;
   selfTest?: 'serving' | 'all' | 'none';
   warmUpRuns?: number;
   log?: (line: string) => void;
@@ -51,7 +53,7 @@ export class PolicyEngine {
     try {
       const opened = await client.call<'open'>({
         op: 'open',
-        params: { dir, profile, seed: opts.seed ?? 0, selfTest: opts.selfTest ?? 'serving', warmUpRuns: opts.warmUpRuns ?? 3 },
+        params: { dir, profile, seed: opts.seed ?? 0, selfTest: opts.selfTest ?? 'serving', warmUpRuns: opts.warmUpRuns ?? 3, ...(opts.noiseScale !== undefined ? { noiseScale: opts.noiseScale } : {}) },
       });
       return new PolicyEngine(client, opened.manifest, opened.provider, opened.steps, opened.samplerKind);
     } catch (err) {

@@ -10,6 +10,8 @@ export interface OpenParams {
   seed: number;
   selfTest: 'serving' | 'all' | 'none';
   warmUpRuns: number;
+  /** Overrides the manifest's expert.sampler.noise_scale. */
+  noiseScale?: number;
 }
 
 export type Request =

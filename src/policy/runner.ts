@@ -64,6 +64,8 @@ export interface RunnerOptions {
   /** 'serving' checks the graphs the runner serves; 'all' also loss/train_step. */
   selfTest: 'serving' | 'all' | 'none';
   warmUpRuns: number;
+  /** Initial-noise standard deviation; default the manifest's expert.sampler.noise_scale, else 1. */
+  noiseScale?: number;
   log: (line: string) => void;
 }
 
@@ -85,6 +87,7 @@ export class PolicyRunner {
     private readonly stateNorm: Normalizer,
     private readonly actionNorm: Normalizer,
     readonly tokenizer: InstructionTokenizer,
+    readonly noiseScale: number,
   ) {
     this.adapters = new AdapterSlots(bundle.manifest.lora.size);
   }
@@ -95,6 +98,8 @@ export class PolicyRunner {
     const bundle = await readBundle(dir);
     const m = bundle.manifest;
     const sessions = new Map<GraphName, ort.InferenceSession>();
+    const noiseScale = opts.noiseScale ?? m.expert.sampler.noise_scale ?? 1;
+    if (!(noiseScale >= 0 && noiseScale <= 4)) throw new Error(`noiseScale: expected a number in [0, 4], got ${opts.noiseScale}`);
     const { session: prefix, choice } = await openWithFallback(join(dir, m.graphs.prefix.file), opts.profile);
     opts.log(choice.summary);
     sessions.set('prefix', prefix);
@@ -114,6 +119,7 @@ export class PolicyRunner {
         new Normalizer(m.normalization.mode, bundle.normStats.state),
         new Normalizer(m.normalization.mode, bundle.normStats.actions),
         new InstructionTokenizer(bundle.tokenizerJson, m.tokenizer.max_tokens, m.tokenizer.pad_id),
+        noiseScale,
       );
       if (opts.selfTest !== 'none') {
         const report = await runner.selfTest(opts.selfTest);
@@ -162,6 +168,8 @@ export class PolicyRunner {
     const adapter = this.adapters.active();
     const stepMs: number[] = [];
     const noise = this.sampler.usesNoise ? gaussianNoise(noiseSeed, K * H * A) : new Float32Array(K * H * A);
+    // Sampling temperature: a narrower start concentrates the flow on the denser modes.
+    if (this.sampler.usesNoise && this.noiseScale !== 1) for (let i = 0; i < noise.length; i++) noise[i]! *= this.noiseScale;
     const kv = prefixOut.prefix_kv as ort.Tensor;
     const mask = prefixOut.prefix_mask as ort.Tensor;
     const guided = req.rtc !== undefined && K === 1 && this.sampler.kind === 'flow_matching' && this.sessions.has('expert_vjp');

@@ -36,6 +36,12 @@ function parseTasks(value: string | undefined): TaskName[] {
   return names as TaskName[];
 }
 
+function parseNoiseScale(value: string): number {
+  const x = Number(value);
+  if (value.trim() === '' || !Number.isFinite(x) || x < 0 || x > 4) throw new UsageError(`--noise-scale: expected a number in [0, 4], got '${value}'`);
+  return x;
+}
+
 function parseInt32(name: string, value: string | undefined, fallback: number | undefined, min: number): number {
   if (value === undefined) {
     if (fallback === undefined) throw new UsageError(`--${name} is required`);
@@ -92,7 +98,7 @@ export async function runCollect(args: string[]): Promise<number> {
   });
 }
 
-const SIM_USAGE = 'vlad sim (--bundle DIR | --policy expert) --task T|all --episodes N [--seed S] [--json] [--record DIR] [--video FILE.gif] [--mode realtime|lockstep] [--profile NAME] [--replan-every STEPS] [--swap-instruction] [--blank-cameras]';
+const SIM_USAGE = 'vlad sim (--bundle DIR | --policy expert) --task T|all --episodes N [--seed S] [--json] [--record DIR] [--video FILE.gif] [--mode realtime|lockstep] [--profile NAME] [--replan-every STEPS] [--noise-scale X] [--swap-instruction] [--blank-cameras]';
 
 interface SimArgs {
   tasks: TaskName[];
@@ -107,6 +113,7 @@ interface SimArgs {
   profile?: string;
   probe?: InputProbe;
   replanEvery?: number;
+  noiseScale?: number;
 }
 
 async function simulate(a: SimArgs): Promise<number> {
@@ -116,7 +123,7 @@ async function simulate(a: SimArgs): Promise<number> {
   let controlDt = 0.02;
   let robot: SimRobot;
   if (a.bundle) {
-    const engine = await openEnginePolicy(a.bundle, { profile: a.profile, seed: a.seed });
+    const engine = await openEnginePolicy(a.bundle, { profile: a.profile, seed: a.seed, ...(a.noiseScale !== undefined ? { noiseScale: a.noiseScale } : {}) });
     policy = engine; closePolicy = () => engine.close(); cameras = engine.cameras; controlDt = engine.controlDt;
     const size = cameras[0]?.width ?? 96;
     if (cameras.some((c) => c.width !== size || c.height !== size)) throw new UsageError(`bundle ${a.bundle}: cameras must be square and equal-sized, got ${JSON.stringify(cameras)}`);
@@ -166,6 +173,7 @@ function parseSimArgs(args: string[]): SimArgs | 'help' {
     seed: { type: 'string' }, json: { type: 'boolean' }, record: { type: 'string' }, video: { type: 'string' },
     mode: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean' },
     'swap-instruction': { type: 'boolean' }, 'blank-cameras': { type: 'boolean' }, 'replan-every': { type: 'string' },
+    'noise-scale': { type: 'string' },
   } });
   if (values.help) return 'help';
   if (values.bundle && values.policy) throw new UsageError('give --bundle or --policy, not both');
@@ -180,6 +188,7 @@ function parseSimArgs(args: string[]): SimArgs | 'help' {
     policy: values.policy as 'expert' | undefined, profile: values.profile,
     probe: { swapInstruction: values['swap-instruction'] ?? false, blankCameras: values['blank-cameras'] ?? false },
     ...(values['replan-every'] !== undefined ? { replanEvery: parseInt32('replan-every', values['replan-every'], undefined, 1) } : {}),
+    ...(values['noise-scale'] !== undefined ? { noiseScale: parseNoiseScale(values['noise-scale']) } : {}),
   };
 }
 

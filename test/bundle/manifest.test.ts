@@ -35,6 +35,13 @@ test('an unknown expert kind is rejected naming the field and the known kinds', 
   expectError(edited(await baseText(), (m) => { m.expert.kind = 'consistency'; }), /^expert\.kind$/, /unknown expert kind 'consistency'.*flow_matching, ddim, l1_regression/);
 });
 
+test('sampler noise_scale: a temperature in [0, 4] for noise-driven experts only', async () => {
+  const text = await baseText();
+  assert.equal(parseManifest(edited(text, (m) => { m.expert.sampler.noise_scale = 0.25; })).expert.sampler.noise_scale, 0.25);
+  expectError(edited(text, (m) => { m.expert.sampler.noise_scale = -1; }), /^expert\.sampler\.noise_scale$/, />= 0/);
+  expectError(edited(text, (m) => { m.expert.kind = 'l1_regression'; m.expert.sampler = { steps: 1, noise_scale: 0.5 }; }), /^expert\.sampler\.noise_scale$/, /uses no noise/);
+});
+
 test('unknown fields, wrong types and missing fields are errors that name the field', async () => {
   const text = await baseText();
   expectError(edited(text, (m) => { m.io.fps = 30; }), /^io\.fps$/, /unknown field/);

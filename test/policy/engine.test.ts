@@ -72,6 +72,27 @@ test('deterministic replay: a noise seed reproduces a chunk bit for bit; run see
   }
 });
 
+test('noise scale (sampling temperature): 0 makes every noise seed give the same chunk, 1 is the bundle default', async () => {
+  const cold = await PolicyEngine.open(bundlePath('vlad-tiny-flow-quantile'), { ...quiet, noiseScale: 0 });
+  const unit = await PolicyEngine.open(bundlePath('vlad-tiny-flow-quantile'), { ...quiet, noiseScale: 1 });
+  const plain = await PolicyEngine.open(bundlePath('vlad-tiny-flow-quantile'), quiet);
+  const warm = await PolicyEngine.open(bundlePath('vlad-tiny-flow-quantile'), { ...quiet, noiseScale: 0.5 });
+  try {
+    const obs = observation(3);
+    const [c1, c2] = [await cold.infer(obs, { noiseSeed: 1 }), await cold.infer(obs, { noiseSeed: 2 })];
+    assert.deepEqual(c1.chunk.actions, c2.chunk.actions, 'no noise: the seed does not matter');
+    const [u1, u2] = [await unit.infer(obs, { noiseSeed: 1 }), await unit.infer(obs, { noiseSeed: 2 })];
+    assert.notDeepEqual(u1.chunk.actions, u2.chunk.actions);
+    assert.deepEqual((await plain.infer(obs, { noiseSeed: 1 })).chunk.actions, u1.chunk.actions, 'the tiny bundle declares no noise_scale: 1');
+    const w1 = (await warm.infer(obs, { noiseSeed: 1 })).chunk.actions;
+    const dist = (a: Float32Array, b: Float32Array) => Math.hypot(...Array.from(a, (x, i) => x - b[i]!));
+    assert.ok(dist(w1, c1.chunk.actions) > 0 && dist(w1, c1.chunk.actions) < dist(u1.chunk.actions, c1.chunk.actions), 'half the noise lands between');
+  } finally {
+    await Promise.all([cold.close(), unit.close(), plain.close(), warm.close()]);
+  }
+  await assert.rejects(PolicyEngine.open(bundlePath('vlad-tiny-flow-quantile'), { ...quiet, noiseScale: -0.5 }), /noiseScale: expected a number in \[0, 4\], got -0.5/);
+});
+
 test('LoRA slots: zero-B adapter == base exactly, a real adapter changes the chunk, swapping back is bit-identical', async () => {
   const dir = bundlePath('vlad-base-flow');
   const m = await readManifest(dir);

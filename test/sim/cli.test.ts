@@ -35,6 +35,9 @@ test('vlad sim rejects bad input with a clear message and no work done', () => {
   const r3 = vlad(['collect', '--task', 'pick', '--episodes', '0', '--out', '/tmp/x']);
   assert.equal(r3.status, 2);
   assert.match(r3.stderr, /--episodes: expected an integer >= 1/);
+  const r4 = vlad(['sim', '--bundle', shippedBundle, '--task', 'pick', '--episodes', '1', '--noise-scale', 'hot']);
+  assert.equal(r4.status, 2);
+  assert.match(r4.stderr, /--noise-scale: expected a number in \[0, 4\], got 'hot'/);
 });
 
 test('collect -> rlds validate: every step of every episode is in the dataset', () => {
