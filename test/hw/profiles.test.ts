@@ -16,6 +16,17 @@ test('every shipped hw-profile validates, and the required targets exist', async
   }
 });
 
+test('the evaluation matrix profiles (models/toolchain/eval-profiles) validate and differ from cpu only in N and K', async () => {
+  const dir = join(profilesDir(), '..', 'models', 'toolchain', 'eval-profiles');
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml'));
+  assert.ok(files.length >= 6);
+  const cpu = await loadProfile('cpu');
+  for (const f of files) {
+    const p = await loadProfile(join(dir, f));
+    assert.deepEqual({ ...p, name: cpu.name, description: cpu.description, denoising_steps: cpu.denoising_steps, candidates: cpu.candidates }, cpu, f);
+  }
+});
+
 test('profile errors name the file and the field', async () => {
   const text = await readFile(join(profilesDir(), 'cpu.yaml'), 'utf8');
   assert.throws(() => parseProfile(text.replace('control_rate_hz: 50', 'control_rate_hz: 5000'), 'x.yaml'), /x\.yaml: control_rate_hz: must be <= 1000/);
