@@ -59,13 +59,13 @@ test('collect -> rlds validate: every step of every episode is in the dataset', 
 });
 
 test('the shipped bundle solves seeded episodes it was never trained on (lockstep, reproducible)', () => {
-  // Training used collect seed 1; these layouts come from seed 4242. Measured: pick 1/2, touch 1/2
-  // (a random-init bundle of the same shape: pick 0 and touch ~1 in 4 over 20 episodes a task).
-  const r = vlad(['sim', '--bundle', shippedBundle, '--task', 'pick,touch', '--episodes', '2', '--seed', '4242', '--json', '--mode', 'lockstep', '--profile', 'cpu'], 240_000);
+  // Training used collect seed 1; these layouts come from seed 4242. Measured (vlad-base-flow 1.1.0):
+  // pick 3/10, touch 9/10; a random-init bundle of the same shape: pick 0/20, touch ~1 in 4.
+  const r = vlad(['sim', '--bundle', shippedBundle, '--task', 'pick,touch', '--episodes', '10', '--seed', '4242', '--json', '--mode', 'lockstep', '--profile', 'cpu'], 240_000);
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
-  assert.ok(out.tasks.pick.successes >= 1, `pick ${out.tasks.pick.successes}/2\n${r.stderr}`);
-  assert.ok(out.tasks.touch.successes >= 1, `touch ${out.tasks.touch.successes}/2\n${r.stderr}`);
+  assert.ok(out.tasks.pick.successes >= 2, `pick ${out.tasks.pick.successes}/10\n${r.stderr}`);
+  assert.ok(out.tasks.touch.successes >= 7, `touch ${out.tasks.touch.successes}/10\n${r.stderr}`);
 });
 
 test('closed loop with the shipped bundle completes with sane timings', () => {
