@@ -77,6 +77,8 @@ export class BoundaryMeter {
   /** Largest boundary jump over the mean step inside chunks (about 1 = no visible seam). */
   get ratio(): number { return this.meanInChunkStep > 0 ? this.maxBoundaryJump / this.meanInChunkStep : 0; }
   get seamRatio(): number { return this.meanInChunkStep > 0 ? this.maxSeam / this.meanInChunkStep : 0; }
+  /** Every boundary jump over the mean step inside chunks (the distribution behind `ratio`). */
+  get boundaryRatios(): number[] { const m = this.meanInChunkStep; return m > 0 ? this.boundaryJumps.map((j) => j / m) : []; }
 }
 
 class VirtualClock implements Clock {
@@ -134,7 +136,7 @@ export interface ControlEpisodeResult {
   success: boolean;
   steps: number;
   stats: ControlLoopStats;
-  smoothness: { boundary_max_jump: number; mean_in_chunk_step: number; ratio: number; seam_max: number; seam_ratio: number; boundaries: number };
+  smoothness: { boundary_max_jump: number; mean_in_chunk_step: number; ratio: number; seam_max: number; seam_ratio: number; boundaries: number; boundary_ratios: number[] };
 }
 
 /** One lockstep episode: the loop runs at the sim's physics period. */
@@ -168,6 +170,6 @@ export async function runControlEpisode(robot: SimWorkerRobot, opts: ControlEpis
   }
   return {
     success: robot.succeeded, steps: step, stats: loop.snapshot(),
-    smoothness: { boundary_max_jump: meter.maxBoundaryJump, mean_in_chunk_step: meter.meanInChunkStep, ratio: meter.ratio, seam_max: meter.maxSeam, seam_ratio: meter.seamRatio, boundaries: meter.boundaryJumps.length },
+    smoothness: { boundary_max_jump: meter.maxBoundaryJump, mean_in_chunk_step: meter.meanInChunkStep, ratio: meter.ratio, seam_max: meter.maxSeam, seam_ratio: meter.seamRatio, boundaries: meter.boundaryJumps.length, boundary_ratios: meter.boundaryRatios },
   };
 }
