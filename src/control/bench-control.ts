@@ -58,7 +58,8 @@ const dist = (xs: readonly number[], d = 3) => (xs.length ? summarize(xs, d) : n
 
 export async function benchControl(o: ControlBenchOptions): Promise<Record<string, unknown>> {
   const log = o.progress ?? (() => undefined);
-  const engine = await PolicyEngine.open(resolve(o.bundle), { profile: o.profile });
+  const hw = await loadProfile(o.profile);
+  const engine = await PolicyEngine.open(resolve(o.bundle), { profile: hw });
   const cams = engine.manifest.io.cameras;
   const size = cams[0]?.width ?? 96;
   const robot = await SimWorkerRobot.start({ imageSize: size, cameras: cams.map((c) => c.name), physicsDt: 0.004, cameraHz: 30 });
@@ -68,7 +69,6 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
   const metrics = new ControlMetrics(registry);
   const server = o.metricsPort !== undefined ? await serveMetrics(registry, { port: o.metricsPort }) : undefined;
   const sched = new ComputeScheduler(1);
-  const hw = await loadProfile(o.profile);
   let cpuWake: CpuWake | undefined;
   try {
     const info = await robot.reset('pick', o.seed);

@@ -85,11 +85,15 @@ export async function run(args: string[]): Promise<number> {
   const cpuWake = await CpuWake.start({ idlePoll, dmaLatencyUs: 0 });
   const priority = raiseThreadPriority({ nice: -10, ...(fifo > 0 ? { fifo } : {}) });
   const timer = setTimeout(() => loop.stop(), durationS * 1e3);
-  const acc = await loop.run();
-  clearTimeout(timer);
-  await cpuWake.stop();
-  if (progress) clearInterval(progress);
-  loop.close();
+  let acc;
+  try {
+    acc = await loop.run();
+  } finally {
+    clearTimeout(timer);
+    await cpuWake.stop();
+    if (progress) clearInterval(progress);
+    loop.close();
+  }
   const s = loop.snapshot();
   const j = summarize(late);
   const out = {

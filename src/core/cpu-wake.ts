@@ -129,6 +129,7 @@ interface SpinnerStart { worker?: Worker; tid?: number; error?: string }
 
 function startSpinner(stopFlag: Int32Array): Promise<SpinnerStart> {
   const worker = new Worker(new URL('./idle-spinner.js', import.meta.url), { workerData: { stopFlag } });
+  worker.unref(); // a spinner never keeps the process alive, even if stop() is never reached
   return new Promise((resolve) => {
     worker.once('message', (m: { ok: boolean; tid?: number; error?: string }) => {
       if (m.ok) resolve({ worker, tid: m.tid! });
