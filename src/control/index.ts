@@ -1,4 +1,4 @@
-export { ControlLoop } from './loop.js';
+export { ControlLoop, DEFAULT_REPLAN_THRESHOLD } from './loop.js';
 export type { ControlLoopOptions, ControlLoopStats, ControlTelemetry, ComputeGate, TickRecord, TickTap } from './loop.js';
 export { ActionQueue } from './action-queue.js';
 export type { JoinConfig, JoinMethod, QueuedChunk } from './action-queue.js';

@@ -147,7 +147,7 @@ export async function runControlEpisode(robot: SimWorkerRobot, opts: ControlEpis
   const planner = new DelayedPlanner(opts.planner, BigInt(Math.round(opts.delayS * 1e9)));
   const loop: ControlLoop = new ControlLoop({
     rateHz: 1 / robot.physicsDt, robot, robotDescription: simRobotDescription(), observations: robot, planner,
-    join: opts.join, clock, replanThreshold: opts.replanThreshold ?? 0.5,
+    join: opts.join, clock, ...(opts.replanThreshold !== undefined ? { replanThreshold: opts.replanThreshold } : {}),
     maxPlanWaitS: opts.delayS + 1, output: opts.output ?? 'forward',
   });
   const meter = new BoundaryMeter(() => loop.actionQueue, loop.periodS);

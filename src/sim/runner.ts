@@ -5,6 +5,7 @@
 // and as fast as the machine allows.
 import type { ActionChunk, CameraImage, Observation } from '../core/contracts.js';
 import { chunkToTrajectory } from '../robot/index.js';
+import { DEFAULT_REPLAN_THRESHOLD } from '../control/loop.js';
 import { deriveSeed } from './rng.js';
 import { sampleTask, swapTargetColour, type TaskInstance, type TaskName } from './tasks.js';
 import { SETTLE_TICKS, type EpisodeSink } from './episode.js';
@@ -25,7 +26,7 @@ export interface RunOptions {
   episodes: number;
   seed: number;
   mode: 'realtime' | 'lockstep';
-  /** Execute this many actions of a chunk before using the next one (default H/2). */
+  /** Execute this many actions of a chunk before using the next one (default 80% of H: DEFAULT_REPLAN_THRESHOLD). */
   replanEvery?: number;
   sink?: EpisodeSink;
   /** Collect scene-camera frames for a video (every `videoEvery` ticks, `videoSize` px). */
@@ -140,7 +141,8 @@ export async function runClosedLoop(robot: SimRobot, policy: ChunkPolicy, opts: 
       };
       // First chunk of an episode: the robot waits for it, as a real one would at start.
       apply(await request(robot.observe()));
-      const replanEvery = Math.max(1, Math.min(horizon, opts.replanEvery ?? Math.floor(horizon / 2)));
+      // Executes the same share of each chunk as the control loop (see DEFAULT_REPLAN_THRESHOLD).
+      const replanEvery = Math.max(1, Math.min(horizon, opts.replanEvery ?? Math.round(horizon * (1 - DEFAULT_REPLAN_THRESHOLD))));
       let nextTickAt = performance.now();
       while (steps < inst.maxSteps && settle !== 0) {
         const needObs = opts.sink !== undefined || (pending === undefined && horizon - ahead >= replanEvery);

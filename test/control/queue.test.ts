@@ -83,6 +83,24 @@ test('loop: re-plans asynchronously at the threshold, records d for every chunk,
   assert.equal(r2.loop.snapshot().watchdogEvents.chunk_overdue, undefined);
 });
 
+test('loop: with a small threshold the re-plan still comes early enough to cover the measured delay', async () => {
+  // Threshold 0.05 of a 20-step chunk is 1 step, but answers take 80 ms = 8 steps at 100 Hz: the
+  // loop asks when the remainder falls to d + 1 = 9 steps instead, so the next chunk lands in time.
+  const H = 20, dt = 0.01;
+  const r = rig({ make: followReference(dt, H, 3, EPOCH), latencyS: 0.08, loop: { replanThreshold: 0.05 } });
+  const remainingAtRequest: number[] = [];
+  let starved = 0;
+  r.loop.addTap((rec) => {
+    if (r.planner.requests.length > remainingAtRequest.length + 1) remainingAtRequest.push(r.loop.actionQueue.remainingSteps(rec.step));
+    if (r.loop.snapshot().chunksAccepted > 0 && !rec.desired) starved++;
+  });
+  await r.run(0, 200);
+  assert.ok(remainingAtRequest.length >= 5, `${remainingAtRequest.length} re-plans`);
+  for (const rem of remainingAtRequest) assert.ok(rem >= 8 && rem <= 9, `re-planned with ${rem} steps left`);
+  assert.equal(starved, 0, 'no tick without an action once the first chunk arrived');
+  assert.equal(r.loop.snapshot().watchdogEvents.chunk_overdue, undefined);
+});
+
 test('loop: a chunk dt different from the loop period is interpolated linearly in time', async () => {
   // 20 Hz policy chunks on a 200 Hz loop.
   const r = rig({ rateHz: 200, make: (obs) => makeChunk(obs.stampNs, 0.05, 10, 3, (i, j) => 0.01 * i + 0.1 * j), latencyS: 0.02 });
