@@ -94,8 +94,9 @@ async function runDelay(args: string[]): Promise<number> {
       methods: { type: 'string', default: 'replace,ensemble,rtc' },
       tasks: { type: 'string', default: 'pick,place,touch' },
       episodes: { type: 'string', default: '2' },
-      'smooth-episodes': { type: 'string', default: '1' },
-      'smooth-steps': { type: 'string', default: '150' },
+      // Chunks run ~40 steps: 4 x 500 steps gives ~50 boundaries a cell.
+      'smooth-episodes': { type: 'string', default: '4' },
+      'smooth-steps': { type: 'string', default: '500' },
       success: { type: 'string', default: 'model' },
       bundle: { type: 'string', default: 'models/bundles/vlad-base-flow' },
       profile: { type: 'string', default: 'cpu' },

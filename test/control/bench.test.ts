@@ -44,6 +44,20 @@ test('vlad bench control --output trajectory drives the sim arm through its Join
   assert.equal(out.sim.trajectories_cut, 0);
 });
 
+test('vlad bench delay --json: a row per delay and method with d, smoothness and success', async () => {
+  const { stdout } = await sh(process.execPath, [cli, 'bench', 'delay', '--delays', '0,100', '--methods', 'replace,rtc', '--tasks', 'touch', '--episodes', '1', '--smooth-episodes', '1', '--smooth-steps', '120', '--seed', '7', '--json'], { timeout: 180_000 });
+  const out = JSON.parse(stdout);
+  assert.equal(out.rate_hz, 50);
+  assert.deepEqual(out.rows.map((r: { delay_ms: number; method: string }) => `${r.delay_ms}:${r.method}`), ['0:replace', '0:rtc', '100:replace', '100:rtc']);
+  for (const r of out.rows) {
+    assert.equal(r.delay_steps, r.delay_ms === 0 ? 1 : 5, `${r.delay_ms} ms at 50 Hz`);
+    assert.ok(r.boundaries >= 1, 'at least one chunk boundary in 120 steps');
+    assert.ok(r.boundary_jump_ratio_p50 <= r.boundary_jump_ratio_p90 && r.boundary_jump_ratio_p90 <= r.boundary_jump_ratio + 1e-9);
+    assert.ok(r.success === 0 || r.success === 1, 'one touch episode');
+    assert.match(r.success_by_task.touch, /^[01]\/1$/);
+  }
+});
+
 test('vlad bench control rejects bad input with a clear message', async () => {
   await assert.rejects(sh(process.execPath, [cli, 'bench', 'control', '--rate', 'fast']), (err: { code: number; stderr: string }) => {
     assert.equal(err.code, 2);
