@@ -3,8 +3,12 @@
 # shared/reference/ros2-jetson.md, and the parts that could not be checked are marked UNVERIFIED.
 #
 #   docker build -t vlad:jp6 .
-#   docker run --runtime nvidia --network host -v /data/vlad:/data vlad:jp6 \
+#   docker run --runtime nvidia --network host -v /data/vlad:/data \
+#     --cap-add SYS_NICE --ulimit rtprio=99 --device /dev/cpu_dma_latency vlad:jp6 \
 #     ros2 launch /opt/vlad/launch/vlad.launch.py hw_profile:=jetson-agx-orin
+# SYS_NICE + rtprio let the control thread take SCHED_FIFO (src/core/priority.ts); the device lets
+# the hw-profile's realtime.cpu_dma_latency_us hold PM QoS (src/core/cpu-wake.ts). Without them
+# both are skipped and reported, and the loop runs at normal priority.
 #
 # Thor (JetPack 7, r38, CUDA 13): BASE=<a jazzy image on r38>, CUDA_ARCH=110, ROS_DISTRO=jazzy.
 
