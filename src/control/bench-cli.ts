@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadavg } from 'node:os';
 import type { JoinMethod } from './action-queue.js';
 import { isTaskName, type TaskName } from '../sim/tasks.js';
+import { isIdlePollMode } from '../core/cpu-wake.js';
 
 const USAGE = `usage:
   vlad bench control [--rate HZ] [--duration S] [--join replace|ensemble|rtc] [--output forward|trajectory] [--warm-up-ticks N] [--bundle DIR] [--profile NAME] [--no-record] [--metrics-port P] [--seed N] [--nice N] [--fifo PRIO] [--wait block|poll] [--no-priority] [--idle-poll auto|on|off] [--json]
@@ -65,7 +66,7 @@ async function runControl(args: string[]): Promise<number> {
   const output: 'forward' | 'trajectory' = values.output;
   const priority = values['no-priority'] ? false as const : { nice: num('nice', values.nice, -20, 19, true), ...(fifo > 0 ? { fifo } : {}) };
   const idlePoll = values['idle-poll'];
-  if (idlePoll !== undefined && idlePoll !== 'auto' && idlePoll !== 'on' && idlePoll !== 'off') throw new UsageError(`--idle-poll must be auto, on or off (got '${idlePoll}')`);
+  if (idlePoll !== undefined && !isIdlePollMode(idlePoll)) throw new UsageError(`--idle-poll must be auto, on or off (got '${idlePoll}')`);
   const { benchControl } = await import('./bench-control.js');
   const out = await benchControl({
     rateHz: num('rate', values.rate, 1, 1000),

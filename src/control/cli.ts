@@ -8,7 +8,7 @@ import { ControlLoop } from './loop.js';
 import type { RobotDescription } from './limits.js';
 import { systemClock, type JointCommand, type JointState, type RobotIO } from './types.js';
 import { raiseThreadPriority } from '../core/priority.js';
-import { CpuWake } from '../core/cpu-wake.js';
+import { CpuWake, isIdlePollMode } from '../core/cpu-wake.js';
 
 const USAGE = 'usage: vlad control jitter [--rate HZ] [--duration S] [--latency-ms MS] [--timer-margin-ms MS] [--spin-ms MS] [--wait block|poll] [--fifo PRIO] [--idle-poll auto|on|off] [--json]';
 
@@ -50,7 +50,7 @@ export async function run(args: string[]): Promise<number> {
   const fifo = num('fifo', values.fifo, 0, 99);
   const wait = values.wait, idlePoll = values['idle-poll'];
   if (wait !== 'block' && wait !== 'poll') throw new Error(`--wait must be block or poll (got '${wait}')`);
-  if (idlePoll !== 'auto' && idlePoll !== 'on' && idlePoll !== 'off') throw new Error(`--idle-poll must be auto, on or off (got '${idlePoll}')`);
+  if (!isIdlePollMode(idlePoll)) throw new Error(`--idle-poll must be auto, on or off (got '${idlePoll}')`);
   const rk: { timerMarginS?: number; spinS?: number; block?: boolean } = { block: wait === 'block' };
   if (values['timer-margin-ms'] !== undefined) rk.timerMarginS = num('timer-margin-ms', values['timer-margin-ms'], 0, 100) / 1e3;
   if (values['spin-ms'] !== undefined) rk.spinS = num('spin-ms', values['spin-ms'], 0, 100) / 1e3;

@@ -14,7 +14,9 @@ import { availableParallelism } from 'node:os';
 import { readFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 
-export type IdlePollMode = 'auto' | 'on' | 'off';
+export const IDLE_POLL_MODES = ['auto', 'on', 'off'] as const;
+export type IdlePollMode = (typeof IDLE_POLL_MODES)[number];
+export const isIdlePollMode = (v: unknown): v is IdlePollMode => (IDLE_POLL_MODES as readonly unknown[]).includes(v);
 
 export interface CpuWakeOptions {
   idlePoll: IdlePollMode;

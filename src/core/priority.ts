@@ -3,7 +3,7 @@
 // anything else on the machine wait for the control tick, not the other way round. Best effort:
 // without CAP_SYS_NICE the thread stays as it is and the result says so. Threads the caller
 // creates afterwards inherit the setting, so call this after the worker threads have started.
-import { readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { spawnSync } from 'node:child_process';
 
@@ -15,7 +15,8 @@ export interface PriorityResult {
   error?: string;
 }
 
-function threadId(): number | null {
+/** The calling thread's kernel id (Linux), or null. */
+export function threadId(): number | null {
   try {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
     return Number.isInteger(tid) ? tid : null;
@@ -46,4 +47,28 @@ export function raiseThreadPriority(opts: { nice?: number; fifo?: number } = {})
     else out.error = `${out.error ? `${out.error}; ` : ''}SCHED_FIFO: ${(r.stderr || r.error?.message || 'chrt failed').trim()}`;
   }
   return out;
+}
+
+export const SCHED_IDLE = 5;
+
+/** Scheduling policy of a thread of this process (field 41 of its stat), or null if it is gone. */
+export function schedPolicy(tid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[41 - 3]);
+  } catch { return null; }
+}
+
+/**
+ * Moves the calling thread to SCHED_IDLE (it runs only when nothing else wants the CPU) and
+ * confirms it with the kernel. Returns the thread id, or throws saying why not.
+ */
+export function idleThreadPriority(): number {
+  const tid = threadId();
+  if (tid === null || process.platform !== 'linux') throw new Error('SCHED_IDLE: not Linux');
+  const r = spawnSync('chrt', ['-i', '-p', '0', String(tid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`SCHED_IDLE: ${(r.stderr || r.error?.message || 'chrt failed').trim()}`);
+  const policy = schedPolicy(tid);
+  if (policy !== SCHED_IDLE) throw new Error(`SCHED_IDLE: policy is ${policy} after chrt`);
+  return tid;
 }

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { firstSchemaError } from '../core/schema-error.js';
 import { parse as parseYaml } from 'yaml';
+import { IDLE_POLL_MODES, type IdlePollMode } from '../core/cpu-wake.js';
 
 export const PROVIDER_NAMES = ['tensorrt', 'cuda', 'cpu'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
@@ -31,7 +32,7 @@ export interface HwProfile {
   memory_budget_mb: number;
   training: { idle_after_s: number; step_budget_ms: number; max_steps_per_pass: number };
   /** How the machine is held while a real-time control loop runs (see src/core/cpu-wake.ts). */
-  realtime: { idle_poll: 'auto' | 'on' | 'off'; cpu_dma_latency_us: number | null };
+  realtime: { idle_poll: IdlePollMode; cpu_dma_latency_us: number | null };
 }
 
 const SCHEMA = {
@@ -75,7 +76,7 @@ const SCHEMA = {
       additionalProperties: false,
       required: ['idle_poll', 'cpu_dma_latency_us'],
       properties: {
-        idle_poll: { enum: ['auto', 'on', 'off'] },
+        idle_poll: { enum: IDLE_POLL_MODES },
         cpu_dma_latency_us: { oneOf: [{ type: 'null' }, { type: 'integer', minimum: 0, maximum: 1_000_000 }] },
       },
     },

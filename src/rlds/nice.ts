@@ -1,7 +1,8 @@
 // Recording is second to control (ARCHITECTURE.md "Scheduling"): the recorder's threads run at a
 // lower CPU priority so the control thread wins whenever cores are short. Linux nice is per thread.
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
+import { threadId } from '../core/priority.js';
 
 const linux = process.platform === 'linux';
 
@@ -9,8 +10,8 @@ const linux = process.platform === 'linux';
 export function renice(nice: number): void {
   if (nice <= 0 || !linux) return;
   try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid)) setPriority(tid, nice);
+    const tid = threadId();
+    if (tid !== null) setPriority(tid, nice);
   } catch { /* not permitted or no procfs */ }
 }
 

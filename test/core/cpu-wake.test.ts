@@ -1,16 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CpuWake, decideIdlePoll } from '../../src/core/cpu-wake.js';
+import { SCHED_IDLE, schedPolicy } from '../../src/core/priority.js';
 
-const policyOf = (tid: number): number | null => {
-  const path = `/proc/self/task/${tid}/stat`;
-  if (!existsSync(path)) return null;
-  const stat = readFileSync(path, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[41 - 3]);
-};
 const cpuTicks = (tid: number): number => {
   const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -39,13 +34,13 @@ test('idle polling: the spinners run at SCHED_IDLE, burn CPU only while started,
     const tids = [...wake.spinnerTids];
     assert.equal(tids.length, 2);
     assert.equal(wake.report.idle_poll.spinners, 2);
-    for (const tid of tids) assert.equal(policyOf(tid), 5, `spinner ${tid} is SCHED_IDLE`);
+    for (const tid of tids) assert.equal(schedPolicy(tid), SCHED_IDLE, `spinner ${tid} is SCHED_IDLE`);
     const before = tids.map(cpuTicks);
     await new Promise((r) => setTimeout(r, 300));
     const after = tids.map(cpuTicks);
     assert.ok(after.some((t, i) => t > before[i]!), 'the spinners are running');
     await wake.stop();
-    for (const tid of tids) assert.equal(policyOf(tid), null, `spinner ${tid} has exited`);
+    for (const tid of tids) assert.equal(schedPolicy(tid), null, `spinner ${tid} has exited`);
   } finally {
     await wake.stop();
   }
