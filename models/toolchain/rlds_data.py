@@ -223,10 +223,21 @@ class Episode:
     actions: np.ndarray                # float32 [T, A]
     success: bool
     dropped_steps: int = 0  # steps the recorder could not keep: the episode has gaps
+    # per step: the action was a deliberate error (control_mode 'perturbation'), there to show the
+    # recovery after it; None = no step is
+    perturbed: Optional[np.ndarray] = None
 
     @property
     def length(self) -> int:
         return self.state.shape[0]
+
+    @property
+    def first_clean(self) -> int:
+        """First step after the last perturbed one: learners train from here (the recovery), so no
+        chunk contains a perturbed action and no hindsight label points at the deliberate error."""
+        if self.perturbed is None or not self.perturbed.any():
+            return 0
+        return int(np.nonzero(self.perturbed)[0][-1]) + 1
 
 
 def vlad_episode(ex: Dict[str, object], cameras: Sequence[str], state_dim: int, action_dim: int,
@@ -251,23 +262,34 @@ def vlad_episode(ex: Dict[str, object], cameras: Sequence[str], state_dim: int, 
     success = bool(np.asarray(ex.get("episode_metadata/success", [1]))[0])
     dropped = int(np.asarray(ex.get("episode_metadata/dropped_steps", [0]))[0])
     toks = np.asarray(TK.encode(instr, max_tokens), np.int64)
-    return Episode(eid, instr, toks, images, state, actions, success, dropped)
+    modes = ex.get("steps/provenance/control_mode")
+    perturbed = None
+    if modes is not None:
+        if len(modes) != T:
+            raise ValueError(f"episode step counts differ: state {T}, provenance/control_mode {len(modes)}")
+        perturbed = np.array([m == b"perturbation" for m in modes], bool)
+    return Episode(eid, instr, toks, images, state, actions, success, dropped, perturbed)
 
 
-def load_vlad_dataset(path: str, cameras=("scene", "wrist"), state_dim=7, action_dim=7, max_tokens=16,
+def load_vlad_dataset(path, cameras=("scene", "wrist"), state_dim=7, action_dim=7, max_tokens=16,
                       only_success: bool = True, verify: bool = True, log=None) -> List[Episode]:
+    """Episodes of one dataset, or of several (a list of paths, or paths joined by commas)."""
+    paths = [p for p in path.split(",") if p] if isinstance(path, str) else list(path)
     eps, skipped = [], 0
-    for ex in read_episodes(path, "train", verify):
-        ep = vlad_episode(ex, cameras, state_dim, action_dim, max_tokens)
-        if (only_success and not ep.success) or ep.dropped_steps:
-            skipped += 1
-            continue
-        eps.append(ep)
-        if log and len(eps) % 100 == 0:
-            log(f"read {len(eps)} episodes")
+    for one in paths:
+        for ex in read_episodes(one, "train", verify):
+            ep = vlad_episode(ex, cameras, state_dim, action_dim, max_tokens)
+            if (only_success and not ep.success) or ep.dropped_steps:
+                skipped += 1
+                continue
+            eps.append(ep)
+            if log and len(eps) % 100 == 0:
+                log(f"read {len(eps)} episodes")
     if log:
-        log(f"read {len(eps)} episodes ({sum(e.length for e in eps)} steps); skipped {skipped} "
-            f"(failed{'' if only_success else ' - kept'} or with dropped steps)")
+        recovering = sum(e.first_clean > 0 for e in eps)
+        log(f"read {len(eps)} episodes ({sum(e.length for e in eps)} steps) from {len(paths)} dataset(s); "
+            f"skipped {skipped} (failed{'' if only_success else ' - kept'} or with dropped steps); "
+            f"{recovering} start with a deliberate perturbation (trained from the recovery on)")
     return eps
 
 
@@ -341,7 +363,8 @@ class SampleSet:
         # decoded uint8 observations kept after first use (2 x 27 KB per step at 96x96): for a
         # GPU host, where PNG decoding would otherwise bound the step rate
         self.cache: Optional[Dict[int, np.ndarray]] = {} if cache_images else None
-        self.index = np.array([(i, t) for i, e in enumerate(eps) for t in range(e.length)], np.int64).reshape(-1, 2)
+        self.index = np.array([(i, t) for i, e in enumerate(eps) for t in range(e.first_clean, e.length)],
+                              np.int64).reshape(-1, 2)
         self.state_n = [normalize(e.state, stats["state"], mode).astype(np.float32) for e in eps]
         self.act_n = [normalize(e.actions, stats["actions"], mode).astype(np.float32) for e in eps]
         # normalized state at each step's next gripper waypoint (the waypoint head's target)
@@ -385,19 +408,25 @@ def locate_targets(e: "Episode", closed_below: float) -> Tuple[np.ndarray, int]:
     (labels of row 0 hold until then: afterwards the object is in the hand)."""
     out = np.full((2, 3), np.nan)
     z = rig.grasp_point(e.state[:, :6])[:, 2]
+    start = e.first_clean
     low = np.nonzero(z < CONTACT_HEIGHT)[0]
-    if len(low) == 0:
+    low = low[low >= start]  # a deliberate miss's descent is not where the object is
+    if start > 0 and len(low) and not (e.actions[start:low[0], -1] >= closed_below).any():
+        low = low[:0]  # the deliberate grasp held after all: the object was never located cleanly
+    contact = -1
+    if len(low):
+        run_end = low[0]
+        while run_end + 1 < len(z) and z[run_end + 1] < CONTACT_HEIGHT:
+            run_end += 1
+        contact = int(low[0] + np.argmin(z[low[0]:run_end + 1]))
+        out[0] = rig.grasp_point(e.state[contact, :6])
+        out[0, 2] *= 0.5  # the object fills the space between the table and the fingers: label its middle
+    elif start == 0:
         return out, -1
-    run_end = low[0]
-    while run_end + 1 < len(z) and z[run_end + 1] < CONTACT_HEIGHT:
-        run_end += 1
-    contact = int(low[0] + np.argmin(z[low[0]:run_end + 1]))
-    out[0] = rig.grasp_point(e.state[contact, :6])
-    out[0, 2] *= 0.5  # the object fills the space between the table and the fingers: label its middle
     if "square" in e.instruction:
         closed = e.actions[:, -1] < closed_below
         release = np.nonzero(closed[:-1] & ~closed[1:])[0]
-        release = release[release > contact]
+        release = release[release >= max(contact + 1, start)]
         if len(release):
             out[1] = rig.grasp_point(e.state[int(release[0]) + 1, :6])
             out[1, 2] = 0.001  # on the table: the pad's surface

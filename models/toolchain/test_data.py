@@ -213,6 +213,46 @@ class RigAndLocateLabels(unittest.TestCase):
                     checked += 1
         self.assertGreaterEqual(checked, 5)  # 3 objects in the scene view, the pad, most in the wrist view
 
+    @unittest.skipUnless(shutil.which("node") and os.path.exists(os.path.join(REPO, "dist/src/cli.js")),
+                         "needs node and a built dist/ (npm run build)")
+    def test_recovery_episodes_train_from_the_recovery_on(self):
+        import subprocess
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(["node", os.path.join(REPO, "dist/src/cli.js"), "collect", "--task", "pick,place",
+                            "--episodes", "1", "--seed", "77", "--miss-rate", "1", "--out", tmp],
+                           check=True, capture_output=True)
+            eps = R.load_vlad_dataset(tmp)
+            both = R.load_vlad_dataset(f"{tmp},{tmp}")  # several datasets: comma-separated paths
+        self.assertEqual(len(eps), 2)
+        self.assertEqual(len(both), 4)
+        checked = []
+        for e in eps:
+            self.assertIsNotNone(e.perturbed)
+            p = np.nonzero(e.perturbed)[0]
+            # one block from the first approach to the failed lift, then the operator's own moves
+            self.assertGreater(len(p), 50, e.instruction)
+            self.assertEqual(p[-1] - p[0] + 1, len(p))
+            self.assertEqual(e.first_clean, p[-1] + 1)
+            self.assertLess(e.first_clean, e.length - 50)
+            samples = R.SampleSet([e], R.norm_stats([e], 50), 50)
+            self.assertEqual(int(samples.index[:, 1].min()), e.first_clean)
+            self.assertEqual(len(samples), e.length - e.first_clean)
+            # labels from the recovery only: the object where the retry went down (none if the
+            # deliberate grasp held anyway), the pad where the cube was let go
+            uv, valid = R.locate_labels(e, ("scene",), 96, 0.03)
+            named = [w for w in e.instruction.split() if w in SIM_COLOURS]
+            t = e.first_clean
+            chroma = lambda c: np.asarray(c) / max(np.linalg.norm(c), 1e-6)
+            img = R.decode_image(e.images["scene"][t]).astype(np.float64) / 255.0
+            for j, colour in enumerate(named):
+                if not valid[t, 0, j]:
+                    continue
+                x, y = (int(v) for v in uv[t, 0, j])
+                nearest = min(SIM_COLOURS, key=lambda k: np.linalg.norm(chroma(img[y, x]) - chroma(SIM_COLOURS[k])))
+                self.assertEqual(nearest, colour, f"{e.instruction}: label {j}")
+                checked.append((e.instruction, j))
+        self.assertIn(0, [j for _, j in checked])  # the pick retried: its object label was checked
+        self.assertIn(1, [j for _, j in checked])  # the place's pad
 
 FastTokenizerDefaults = FT.FastTokenizer()
 

@@ -402,8 +402,10 @@ def train(conf: dict, data_dir: str, out: str, device: str = "auto", time_limit_
     dc = conf["data"]
     sample_p = None
     if float(dc.get("early_weight", 1.0)) != 1.0:
-        lengths = np.array([train_eps[i].length for i in train_set.index[:, 0]], np.float64)
-        early = train_set.index[:, 1] < float(dc.get("early_fraction", 0.4)) * lengths
+        # measured from the first trained step: a recovery episode's re-approach is its approach
+        first = np.array([train_eps[i].first_clean for i in train_set.index[:, 0]], np.float64)
+        lengths = np.array([train_eps[i].length for i in train_set.index[:, 0]], np.float64) - first
+        early = train_set.index[:, 1] - first < float(dc.get("early_fraction", 0.4)) * lengths
         w = np.where(early, float(dc["early_weight"]), 1.0)
         sample_p = w / w.sum()
         log(f"sampling: {early.mean():.0%} of samples are approach-phase, drawn x{dc['early_weight']} "
@@ -547,7 +549,8 @@ def load_config(path: str | None) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default=None, help="JSON overriding DEFAULT_CONFIG")
-    ap.add_argument("--data", required=True, help="RLDS dataset (data_dir, dataset dir or version dir)")
+    ap.add_argument("--data", required=True, help="RLDS dataset (data_dir, dataset dir or version dir); "
+                    "several joined by commas")
     ap.add_argument("--out", required=True, help="run directory (checkpoints; resumes if last.pt exists)")
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--time-limit-min", type=float, default=0.0, help="stop (with a checkpoint) after M minutes")

@@ -11,8 +11,10 @@ export interface RecorderIOSpec {
   actionNames?: string[];
 }
 export type ImageEncoding = 'png' | 'jpeg';
-export type ControlMode = 'policy' | 'teleop' | 'intervention';
-export const CONTROL_MODES: readonly ControlMode[] = ['policy', 'teleop', 'intervention'];
+// perturbation: an operator's deliberate error, recorded so learners see the recovery that follows
+// (DART-style recovery data); learners must not imitate the perturbed actions themselves.
+export type ControlMode = 'policy' | 'teleop' | 'intervention' | 'perturbation';
+export const CONTROL_MODES: readonly ControlMode[] = ['policy', 'teleop', 'intervention', 'perturbation'];
 
 /** One control step as the caller hands it over. Buffers are copied; the caller may reuse them. */
 export interface RecordStep {
@@ -112,7 +114,7 @@ export function buildFeatures(spec: RecorderIOSpec, encoding: ImageEncoding): Fe
       is_last: feat.tensor('bool', []),
       is_terminal: feat.tensor('bool', [], 'True on the last step unless the episode was truncated.'),
       provenance: feat.dict({
-        control_mode: feat.text('Who produced the action: policy, teleop or intervention.'),
+        control_mode: feat.text('Who produced the action: policy, teleop, intervention, or perturbation (a deliberate error before a recovery; not to be imitated).'),
         model_version: feat.text('Policy model version, empty for teleop.'),
         adapter_version: feat.text('LoRA adapter version, empty if none.'),
         noise_seed: feat.scalar('int64', 'Noise seed of the sampled action chunk.'),

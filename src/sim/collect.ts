@@ -14,13 +14,15 @@ export interface CollectOptions {
   seed: number;
   sink: EpisodeSink | undefined;
   imageSize?: number;
+  /** Share of pick/place episodes that start with a deliberate miss and a recovery (0-1, default 0). */
+  missRate?: number;
   /** Teleop endpoint to bind; a private ipc socket by default. */
   endpoint?: string;
   onEpisode?: (r: EpisodeResult, index: number, total: number) => void;
 }
 
 export interface CollectSummary {
-  tasks: Record<string, { episodes: number; successes: number; success_rate: number; mean_steps: number }>;
+  tasks: Record<string, { episodes: number; successes: number; success_rate: number; mean_steps: number; retried: number }>;
   episodes: EpisodeResult[];
   teleop: TeleopStats;
   wall_s: number;
@@ -43,7 +45,8 @@ export async function collect(opts: CollectOptions): Promise<CollectSummary> {
     for (const [ti, task] of opts.tasks.entries()) {
       for (let ep = 0; ep < opts.episodes; ep++) {
         const seeds = episodeSeeds(opts.seed, ti, ep);
-        const r = await runTeleopEpisode(robot, sampleTask(task, seeds.task), seeds.operator, { publisher, receiver }, opts.sink);
+        const r = await runTeleopEpisode(robot, sampleTask(task, seeds.task), seeds.operator, { publisher, receiver }, opts.sink,
+          { missRate: opts.missRate ?? 0 });
         episodes.push(r);
         opts.onEpisode?.(r, episodes.length, total);
       }
@@ -57,7 +60,8 @@ export async function collect(opts: CollectOptions): Promise<CollectSummary> {
   for (const task of opts.tasks) {
     const mine = episodes.filter((e) => e.task === task);
     const successes = mine.filter((e) => e.success).length;
-    tasks[task] = { episodes: mine.length, successes, success_rate: mine.length ? successes / mine.length : 0, mean_steps: mine.reduce((s, e) => s + e.steps, 0) / Math.max(1, mine.length) };
+    tasks[task] = { episodes: mine.length, successes, success_rate: mine.length ? successes / mine.length : 0, mean_steps: mine.reduce((s, e) => s + e.steps, 0) / Math.max(1, mine.length),
+      retried: mine.filter((e) => (e.retries ?? 0) > 0).length };
   }
   const steps = episodes.reduce((s, e) => s + e.steps, 0);
   return { tasks, episodes, teleop: receiver.stats(), wall_s: (performance.now() - wall0) / 1000, sim_s: steps * robot.spec.controlDt };

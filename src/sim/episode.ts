@@ -4,7 +4,7 @@
 import type { ActionChunk, Observation } from '../core/contracts.js';
 import { holdTrajectory } from '../robot/index.js';
 import type { TeleopPublisher, TeleopReceiver } from '../io/zmq/index.js';
-import { ScriptedExpert } from './expert.js';
+import { ScriptedExpert, type ExpertOptions } from './expert.js';
 import type { SimRobot } from './robot.js';
 import type { TaskInstance, TaskName } from './tasks.js';
 
@@ -23,8 +23,8 @@ export interface EpisodeStep {
   action: Float32Array;
   /** 1 on the tick where the task's success test first holds, else 0. */
   reward: number;
-  /** Who commanded this step, and for policy steps the chunk it came from. */
-  provenance: { mode: 'teleop' | 'policy'; chunk?: ActionChunk };
+  /** Who commanded this step (`perturbation`: the operator's deliberate error), and for policy steps the chunk it came from. */
+  provenance: { mode: 'teleop' | 'policy' | 'perturbation'; chunk?: ActionChunk };
 }
 
 /** The narrow recording surface collection needs; the RLDS recorder implements it. */
@@ -49,6 +49,9 @@ export interface EpisodeResult {
   steps: number;
   /** Steps the sink refused. */
   refused: number;
+  /** Teleop only: grasps the operator repeated, and steps recorded as a deliberate perturbation. */
+  retries?: number;
+  perturbedSteps?: number;
 }
 
 export interface TeleopLink {
@@ -61,17 +64,20 @@ export interface TeleopLink {
  * so what is recorded is what the teleop path delivered.
  */
 export async function runTeleopEpisode(robot: SimRobot, inst: TaskInstance, operatorSeed: number, link: TeleopLink | undefined,
-  sink: EpisodeSink | undefined): Promise<EpisodeResult> {
+  sink: EpisodeSink | undefined, operator: ExpertOptions = {}): Promise<EpisodeResult> {
   robot.reset(inst);
-  const expert = new ScriptedExpert(robot.world, inst, operatorSeed);
+  const expert = new ScriptedExpert(robot.world, inst, operatorSeed, operator);
   await sink?.beginEpisode({ task: inst.task, instruction: inst.instruction, seed: inst.seed, mode: 'teleop', source: 'scripted-operator' });
   let settle = -1;
   let refused = 0;
   let steps = 0;
+  let perturbedSteps = 0;
   const dt = robot.spec.controlDt;
   while (steps < inst.maxSteps && settle !== 0 && !expert.done) {
     const observation = sink ? robot.observe() : undefined;
     const command = expert.act();
+    const mode = expert.perturbing ? 'perturbation' : 'teleop';
+    if (mode === 'perturbation') perturbedSteps++;
     let executed: Float64Array = command;
     if (link) {
       await link.publisher.send(command, Number(robot.nowNs()));
@@ -83,10 +89,10 @@ export async function runTeleopEpisode(robot: SimRobot, inst: TaskInstance, oper
     steps++;
     const reward = !wasSuccess && robot.succeeded ? 1 : 0;
     if (observation && sink?.whenWritable) await sink.whenWritable();
-    if (observation && sink && !sink.addStep({ observation, action: Float32Array.from(executed), reward, provenance: { mode: 'teleop' } })) refused++;
+    if (observation && sink && !sink.addStep({ observation, action: Float32Array.from(executed), reward, provenance: { mode } })) refused++;
     if (robot.succeeded) settle = settle < 0 ? SETTLE_TICKS[inst.task] : settle - 1;
   }
   const success = robot.succeeded;
   await sink?.endEpisode({ success, truncated: !success && steps >= inst.maxSteps });
-  return { task: inst.task, seed: inst.seed, instruction: inst.instruction, success, steps, refused };
+  return { task: inst.task, seed: inst.seed, instruction: inst.instruction, success, steps, refused, retries: expert.retries, perturbedSteps };
 }

@@ -2,14 +2,28 @@
 // gets, plans top-down tool motions segment by segment, and emits one joint-target command per
 // control tick, like a person on a leader arm. Variation comes from the seed: speed, hover
 // heights, approach offsets, grasp depth, wrist angle, pauses, a slight tremor, and retries.
+//
+// Recovery data (missRate > 0): some episodes start with a deliberate miss, a grasp 3-4.5 cm off
+// the object's centre, the size of a trained policy's typical error. The operator then does what
+// a person would: opens, rises and grasps again. The miss is flagged (`perturbing`) so it is
+// recorded as a perturbation: learners train on the recovery, never on the error itself.
 import { Rng } from './rng.js';
 import { solveTopDownIk, forwardGraspPoint } from './kinematics.js';
-import { GRIPPER_LIMITS, JOINT_LIMITS } from './scene.js';
+import { CUBE_HALF, GRIPPER_LIMITS, JOINT_LIMITS } from './scene.js';
 import type { SimWorld } from './world.js';
 import type { TaskInstance } from './tasks.js';
 
 interface Pose { x: number; y: number; z: number; roll: number; grip: number }
-interface Segment { to: Pose; seconds: number }
+interface Segment { to: Pose; seconds: number; perturbed?: boolean }
+type Step = () => Segment | undefined;
+
+export interface ExpertOptions {
+  /** Probability (0-1) that a pick or place starts with a deliberate miss and a retry. */
+  missRate?: number;
+}
+
+/** Deliberate misses land this far (m) from the object's centre: beside it, not on it. */
+const MISS_RADIUS = [0.03, 0.045] as const;
 
 const minJerk = (t: number): number => t * t * t * (10 - 15 * t + 6 * t * t);
 const wrapQuarter = (a: number): number => {
@@ -27,12 +41,17 @@ export class ScriptedExpert {
   private segment: Segment | undefined;
   private segTicks = 0;
   private segTick = 0;
-  private readonly plan: (() => Segment | undefined)[] = [];
+  private readonly plan: Step[] = [];
   private tick = 0;
-  private retries = 0;
+  /** Grasps repeated after a failed one. */
+  retries = 0;
+  /** Whether the episode starts with a deliberate miss. */
+  readonly misses: boolean;
   done = false;
 
-  constructor(private readonly world: SimWorld, private readonly inst: TaskInstance, seed: number) {
+  constructor(private readonly world: SimWorld, private readonly inst: TaskInstance, seed: number, opts: ExpertOptions = {}) {
+    const missRate = opts.missRate ?? 0;
+    if (!(missRate >= 0 && missRate <= 1)) throw new RangeError(`ScriptedExpert: missRate ${missRate} is not in [0, 1]`);
     this.rng = new Rng(seed);
     this.speed = this.rng.uniform(0.8, 1.3);
     this.tremor = { amp: this.rng.uniform(0, 0.0015), f1: this.rng.uniform(0.5, 1.5), f2: this.rng.uniform(2, 4), p1: this.rng.uniform(0, 6.28), p2: this.rng.uniform(0, 6.28) };
@@ -40,8 +59,13 @@ export class ScriptedExpert {
     const [x, y, z] = forwardGraspPoint(q);
     this.current = { x, y, z, roll: q[5]!, grip: q[6]! };
     this.segStart = { ...this.current };
+    // drawn only when asked for, so missRate 0 replays the operator streams of older datasets
+    this.misses = missRate > 0 && inst.task !== 'touch' && this.rng.next() < missRate;
     this.buildPlan();
   }
+
+  /** True while the command comes from a deliberate error (record it as a perturbation). */
+  get perturbing(): boolean { return !this.done && this.segment?.perturbed === true; }
 
   private get dt(): number { return this.world.controlDt; }
   private seconds(base: number, jitter = 0.2): number { return (base * this.rng.uniform(1 - jitter, 1 + jitter)) / this.speed; }
@@ -62,40 +86,59 @@ export class ScriptedExpert {
     const { task, target } = this.inst;
     const open = this.rng.uniform(0.066, GRIPPER_LIMITS[1]);
     const hover = this.rng.uniform(0.09, 0.14);
+    const settle = this.rng.uniform(0.1, 0.25); // drawn here for every task: keeps seeds' streams stable
     const jitter = (s: number): number => this.rng.uniform(-s, s);
-    const approach = (grip: number, offset: number): (() => Segment) => () => {
+    const approach = (grip: number, offset: number, aim: [number, number] = [0, 0]): Step => () => {
       const [bx, by] = this.world.bodyPos(target);
-      const x = bx + jitter(offset), y = by + jitter(offset);
+      const x = bx + aim[0] + jitter(offset), y = by + aim[1] + jitter(offset);
       const roll = task === 'touch' ? this.current.roll + jitter(0.3) : this.graspRoll(target, x, y);
       const to = { x, y, z: hover, roll, grip };
       return { to, seconds: this.travelSeconds(to) };
     };
-    const recenter = (): Segment => {
+    const recenter = (aim: [number, number] = [0, 0]): Step => () => {
       const [bx, by] = this.world.bodyPos(target);
-      const to = { ...this.current, x: bx + jitter(0.003), y: by + jitter(0.003) };
+      const to = { ...this.current, x: bx + aim[0] + jitter(0.003), y: by + aim[1] + jitter(0.003) };
       if (task !== 'touch') to.roll = this.graspRoll(target, to.x, to.y);
       return { to, seconds: this.seconds(0.35) };
     };
-    const maybePause = (): Segment | undefined => (this.rng.next() < 0.4 ? { to: { ...this.current }, seconds: this.rng.uniform(0.1, 0.5) } : undefined);
-    const grasp: (() => Segment | undefined)[] = [
-      approach(open, 0.02),
-      maybePause,
-      recenter,
-      () => ({ to: { ...this.current, z: this.rng.uniform(0.019, 0.026) }, seconds: this.seconds(0.7) }),
-      () => ({ to: { ...this.current, grip: 0 }, seconds: this.seconds(0.35) }),
-      this.hold(this.rng.uniform(0.1, 0.25)),
-    ];
+    const maybePause: Step = () => (this.rng.next() < 0.4 ? { to: { ...this.current }, seconds: this.rng.uniform(0.1, 0.5) } : undefined);
+    const perturbed = (steps: Step[]): Step[] => steps.map((f) => () => {
+      const s = f();
+      return s && { ...s, perturbed: true };
+    });
+    /** Approach, centre, descend, close, settle, and the lift that follows; `miss` aims beside the object. */
+    const graspAndLift = (miss: boolean, lift: Step): Step[] => {
+      const aim: [number, number] = [0, 0];
+      if (miss) {
+        const a = this.rng.uniform(0, 2 * Math.PI), r = this.rng.uniform(MISS_RADIUS[0], MISS_RADIUS[1]);
+        aim[0] = r * Math.cos(a);
+        aim[1] = r * Math.sin(a);
+      }
+      const steps: Step[] = [
+        approach(open, 0.02, aim),
+        maybePause,
+        recenter(aim),
+        () => ({ to: { ...this.current, z: this.rng.uniform(0.019, 0.026) }, seconds: this.seconds(0.7) }),
+        () => ({ to: { ...this.current, grip: 0 }, seconds: this.seconds(0.35) }),
+        this.hold(settle),
+        lift,
+      ];
+      return miss ? perturbed(steps) : steps;
+    };
+    /** A grasp attempt, then a check; a failed attempt is retried (up to twice) cleanly. */
+    const attempt = (miss: boolean, lift: Step, held: () => boolean): Step[] =>
+      [...graspAndLift(miss, lift), () => this.retryIfFailed(held, () => attempt(false, lift, held))];
+    const cubeHeld = (): boolean => this.world.bodyPos(target)[2] > CUBE_HALF + 0.04 && this.world.gripperTouches(target);
     switch (task) {
-      case 'pick':
-        this.plan.push(...grasp,
-          () => ({ to: { ...this.current, x: this.current.x + jitter(0.02), y: this.current.y + jitter(0.02), z: this.rng.uniform(0.14, 0.2) }, seconds: this.seconds(0.9) }),
-          () => this.retryIfFailed(grasp.length + 1),
-          this.hold(2));
+      case 'pick': {
+        const lift: Step = () => ({ to: { ...this.current, x: this.current.x + jitter(0.02), y: this.current.y + jitter(0.02), z: this.rng.uniform(0.14, 0.2) }, seconds: this.seconds(0.9) });
+        this.plan.push(...attempt(this.misses, lift, () => this.world.success()), this.hold(2));
         break;
+      }
       case 'place': {
         const goal = this.inst.goal!;
-        this.plan.push(...grasp,
-          () => ({ to: { ...this.current, z: this.rng.uniform(0.1, 0.14) }, seconds: this.seconds(0.6) }),
+        const lift: Step = () => ({ to: { ...this.current, z: this.rng.uniform(0.1, 0.14) }, seconds: this.seconds(0.6) });
+        this.plan.push(...attempt(this.misses, lift, cubeHeld),
           () => {
             const [px, py] = this.world.bodyPos(goal);
             const to = { ...this.current, x: px + jitter(0.015), y: py + jitter(0.015) };
@@ -109,7 +152,7 @@ export class ScriptedExpert {
         break;
       }
       case 'touch':
-        this.plan.push(approach(this.rng.uniform(0, 0.01), 0.015), maybePause, recenter,
+        this.plan.push(approach(this.rng.uniform(0, 0.01), 0.015), maybePause, recenter(),
           () => ({ to: { ...this.current, z: 0.04 }, seconds: this.seconds(0.8) }),
           this.hold(0.5),
           () => ({ to: { ...this.current, z: hover }, seconds: this.seconds(0.6) }),
@@ -118,12 +161,11 @@ export class ScriptedExpert {
     }
   }
 
-  /** After a lift: if the cube did not come up, open, rise, and try the grasp again. */
-  private retryIfFailed(steps: number): Segment | undefined {
-    if (this.world.success() || this.retries >= 2) return undefined;
+  /** After a lift: if the object did not come up, open, rise, and queue another attempt. */
+  private retryIfFailed(held: () => boolean, again: () => Step[]): Segment | undefined {
+    if (held() || this.retries >= 2) return undefined;
     this.retries++;
-    const again = this.plan.slice(0, steps); // the grasp and lift closures, re-run in order
-    this.plan.unshift(...again);
+    this.plan.unshift(...again());
     return { to: { ...this.current, grip: GRIPPER_LIMITS[1], z: this.current.z + 0.03 }, seconds: this.seconds(0.4) };
   }
 

@@ -63,3 +63,26 @@ test('recorded episodes hold instruction, both cameras, state, the delivered act
   await receiver.close();
   await robot.close();
 });
+
+test('recovery data: a deliberate miss beside the cube is flagged as a perturbation, then the operator retries and succeeds', async () => {
+  const robot = await SimRobot.create();
+  // collect --seed 77 --miss-rate 1: pick episode 0 and place episode 1 (both misses that fail)
+  for (const [ti, ep, task] of [[0, 0, 'pick'], [1, 1, 'place']] as const) {
+    const sink = new MemorySink();
+    const inst = sampleTask(task, deriveSeed(77, ti, ep));
+    const r = await runTeleopEpisode(robot, inst, deriveSeed(77, ti, ep, 1), undefined, sink, { missRate: 1 });
+    const modes = sink.episodes[0]!.steps.map((s) => s.provenance.mode);
+    const perturbed = modes.flatMap((m, i) => (m === 'perturbation' ? [i] : []));
+    assert.ok(perturbed.length > 50, `${task}: ${perturbed.length} perturbed steps`);
+    assert.equal(perturbed.at(-1)! - perturbed[0]! + 1, perturbed.length, `${task}: one contiguous block`);
+    assert.equal(r.perturbedSteps, perturbed.length);
+    assert.ok(modes.slice(perturbed.at(-1)! + 1).every((m) => m === 'teleop'), `${task}: only the operator's own moves after the miss`);
+    assert.equal(r.retries, 1, `${task}: the failed grasp was retried`);
+    assert.equal(r.success, true, `${task}: the retry succeeded`);
+  }
+  // missRate 0 (the default) never perturbs
+  const sink = new MemorySink();
+  await runTeleopEpisode(robot, sampleTask('pick', deriveSeed(77, 0, 0)), deriveSeed(77, 0, 0, 1), undefined, sink, { missRate: 0 });
+  assert.ok(sink.episodes[0]!.steps.every((s) => s.provenance.mode === 'teleop'));
+  await robot.close();
+});
