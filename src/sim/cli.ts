@@ -143,7 +143,7 @@ async function simulate(a: SimArgs): Promise<number> {
     report = await runClosedLoop(robot, policy, {
       tasks: a.tasks, episodes: a.episodes, seed: a.seed, mode: a.mode, sink, probe: a.probe, replanEvery: a.replanEvery,
       video: a.video ? { size: 160, every: 2, maxFrames: 1500 } : undefined,
-      onEpisode: (r) => err(`sim ${r.task} seed=${r.seed} ${r.success ? 'success' : 'fail'} steps=${r.steps} closest=${(100 * r.closestApproachM).toFixed(1)}cm "${r.instruction}"${r.originalSuccess !== undefined ? ` original-object=${r.originalSuccess ? 'success' : 'no'}` : ''}`),
+      onEpisode: (r) => err(`sim ${r.task} seed=${r.seed} ${r.success ? 'success' : 'fail'} steps=${r.steps} closest=${(100 * r.closestApproachM).toFixed(1)}cm${r.heldLiftM !== undefined ? ` held-lift=${(100 * r.heldLiftM).toFixed(1)}cm` : ''} "${r.instruction}"${r.originalSuccess !== undefined ? ` original-object=${r.originalSuccess ? 'success' : 'no'}` : ''}`),
     });
   } finally {
     await sink?.close();
@@ -162,7 +162,8 @@ async function simulate(a: SimArgs): Promise<number> {
   } else {
     for (const [task, t] of Object.entries(report.tasks)) {
       const original = t.original_target_rate !== undefined ? `  originally named object ${(100 * t.original_target_rate).toFixed(0)}%` : '';
-      process.stdout.write(`${task.padEnd(6)} success ${(100 * t.success_rate).toFixed(0).padStart(3)}% (${t.successes}/${t.episodes})  mean length ${t.mean_episode_steps.toFixed(0)} steps (${t.mean_episode_seconds.toFixed(1)} s)  closest approach p50 ${(100 * t.median_closest_approach_m).toFixed(1)} cm${original}\n`);
+      const grasped = t.grasped_rate !== undefined ? `  grasped ${(100 * t.grasped_rate).toFixed(0)}%` : '';
+      process.stdout.write(`${task.padEnd(6)} success ${(100 * t.success_rate).toFixed(0).padStart(3)}% (${t.successes}/${t.episodes})  mean length ${t.mean_episode_steps.toFixed(0)} steps (${t.mean_episode_seconds.toFixed(1)} s)  closest approach p50 ${(100 * t.median_closest_approach_m).toFixed(1)} cm${grasped}${original}\n`);
     }
     process.stdout.write(`control rate ${report.control_hz.toFixed(1)} Hz (target ${report.target_control_hz.toFixed(0)}), obs->chunk p50 ${report.obs_to_chunk_ms.p50.toFixed(1)} ms, p99 ${report.obs_to_chunk_ms.p99.toFixed(1)} ms, starved ticks ${report.starved_ticks}\n`);
   }

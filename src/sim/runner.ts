@@ -54,6 +54,8 @@ export interface ClosedLoopEpisode {
   originalSuccess?: boolean;
   /** Closest the grasp point came to the named object's centre (m): a graded view of a failure. */
   closestApproachM: number;
+  /** Pick/place: the most the named object rose while the gripper held it (m): 0 = never grasped. */
+  heldLiftM?: number;
 }
 
 export interface TaskReport {
@@ -66,7 +68,12 @@ export interface TaskReport {
   mean_episode_seconds: number;
   /** Median over episodes of the closest approach to the named object (m). */
   median_closest_approach_m: number;
+  /** Pick/place: share of episodes whose object was lifted >= HELD_LIFT_M in the gripper (grasp worked). */
+  grasped_rate?: number;
 }
+
+/** A rise this large (m) in the gripper's hold means the grasp worked (failures after it are elsewhere). */
+export const HELD_LIFT_M = 0.03;
 
 export interface RunReport {
   tasks: Record<string, TaskReport>;
@@ -109,14 +116,17 @@ export async function runClosedLoop(robot: SimRobot, policy: ChunkPolicy, opts: 
   const wall0 = performance.now();
 
   for (const [ti, task] of opts.tasks.entries()) {
-    let successes = 0, stepSum = 0, originalHits = 0;
+    let successes = 0, stepSum = 0, originalHits = 0, grasped = 0;
+    const grasps = task !== 'touch';
     const approaches: number[] = [];
     for (let ep = 0; ep < opts.episodes; ep++) {
       const sampled = sampleTask(task, deriveSeed(opts.seed, ti, ep));
       const inst = opts.probe?.swapInstruction ? swapTargetColour(sampled) : sampled;
       let originalSuccess = false;
       let closest = Infinity;
+      let heldLift = 0;
       robot.reset(inst);
+      const startZ = robot.world.bodyPos(inst.target)[2];
       policy.beginEpisode?.(inst);
       await opts.sink?.beginEpisode({ task, instruction: inst.instruction, seed: inst.seed, mode: 'policy', source: policy.name });
       let settle = -1;
@@ -170,6 +180,7 @@ export async function runClosedLoop(robot: SimRobot, policy: ChunkPolicy, opts: 
         }
         if (inst !== sampled && !originalSuccess) originalSuccess = robot.world.successOf(sampled);
         closest = Math.min(closest, distance(robot.world.graspPoint(), robot.world.bodyPos(inst.target)));
+        if (grasps && robot.world.gripperTouches(inst.target)) heldLift = Math.max(heldLift, robot.world.bodyPos(inst.target)[2] - startZ);
         if (robot.succeeded) settle = settle < 0 ? SETTLE_TICKS[task] : settle - 1;
         if (opts.mode === 'realtime') {
           nextTickAt += dt * 1000;
@@ -185,12 +196,15 @@ export async function runClosedLoop(robot: SimRobot, policy: ChunkPolicy, opts: 
       if (originalSuccess) originalHits++;
       stepSum += steps;
       approaches.push(closest);
-      opts.onEpisode?.({ task, seed: inst.seed, instruction: inst.instruction, success, steps, closestApproachM: closest, ...(inst !== sampled ? { originalSuccess } : {}) });
+      if (heldLift >= HELD_LIFT_M) grasped++;
+      opts.onEpisode?.({ task, seed: inst.seed, instruction: inst.instruction, success, steps, closestApproachM: closest,
+        ...(grasps ? { heldLiftM: heldLift } : {}), ...(inst !== sampled ? { originalSuccess } : {}) });
     }
     const n = opts.episodes;
     tasks[task] = {
       success_rate: n ? successes / n : 0, episodes: n, successes, mean_episode_steps: n ? stepSum / n : 0, mean_episode_seconds: n ? (stepSum / n) * dt : 0,
       median_closest_approach_m: percentile([...approaches].sort((a, b) => a - b), 50),
+      ...(grasps ? { grasped_rate: n ? grasped / n : 0 } : {}),
       ...(opts.probe?.swapInstruction ? { original_target_rate: n ? originalHits / n : 0 } : {}),
     };
   }

@@ -17,6 +17,9 @@ test('closed loop with a chunk policy solves tasks in lockstep, reports timings,
   // the operator closes its fingers around the cube's centre; a touch stops on the ball's top
   assert.ok(a.tasks.pick!.median_closest_approach_m < 0.01, `pick closest approach ${a.tasks.pick!.median_closest_approach_m}`);
   assert.ok(a.tasks.touch!.median_closest_approach_m < 0.05, `touch closest approach ${a.tasks.touch!.median_closest_approach_m}`);
+  // a pick counts as grasped when the cube rose in the fingers: every success is one; touch has no grasp
+  assert.ok(a.tasks.pick!.grasped_rate! >= a.tasks.pick!.success_rate && a.tasks.pick!.grasped_rate! > 0, JSON.stringify(a.tasks.pick));
+  assert.equal(a.tasks.touch!.grasped_rate, undefined);
   const b = await run();
   assert.deepEqual(b.tasks, a.tasks);
   await robot.close();
