@@ -410,9 +410,13 @@ def locate_targets(e: "Episode", closed_below: float) -> Tuple[np.ndarray, int]:
     z = rig.grasp_point(e.state[:, :6])[:, 2]
     start = e.first_clean
     low = np.nonzero(z < CONTACT_HEIGHT)[0]
-    low = low[low >= start]  # a deliberate miss's descent is not where the object is
-    if start > 0 and len(low) and not (e.actions[start:low[0], -1] >= closed_below).any():
-        low = low[:0]  # the deliberate grasp held after all: the object was never located cleanly
+    if start > 0:
+        # after a deliberate error only a fresh descent from above, with the gripper opened before
+        # it, locates the object (not the tail of the error's own descent, not a grasp that held)
+        above = np.nonzero(z[start:] >= CONTACT_HEIGHT)[0]
+        low = low[low >= start + (above[0] if len(above) else len(z))]
+        if len(low) and not (e.actions[start:low[0], -1] >= closed_below).any():
+            low = low[:0]
     contact = -1
     if len(low):
         run_end = low[0]

@@ -223,8 +223,23 @@ class RigAndLocateLabels(unittest.TestCase):
                            check=True, capture_output=True)
             eps = R.load_vlad_dataset(tmp)
             both = R.load_vlad_dataset(f"{tmp},{tmp}")  # several datasets: comma-separated paths
+            short = os.path.join(tmp, "short")
+            subprocess.run(["node", os.path.join(REPO, "dist/src/cli.js"), "collect", "--task", "place",
+                            "--episodes", "2", "--seed", "78", "--release-miss-rate", "1", "--out", short],
+                           check=True, capture_output=True)
+            released_short = R.load_vlad_dataset(short)
         self.assertEqual(len(eps), 2)
         self.assertEqual(len(both), 4)
+        self.assertEqual(len(released_short), 2)
+        # episode 1 let go off the pad, then picked the cube up again: the object label is where it
+        # was let go (the gripper hides it in the images then), the pad label well away from it
+        e = released_short[1]
+        self.assertGreater(e.first_clean, 0)
+        targets, contact = R.locate_targets(e, 0.03)
+        dropped_at = rig.grasp_point(e.state[e.first_clean - 1, :6])
+        self.assertGreater(contact, e.first_clean)
+        self.assertLess(np.linalg.norm(targets[0, :2] - dropped_at[:2]), 0.02)
+        self.assertGreater(np.abs(targets[0, :2] - targets[1, :2]).max(), 0.05)  # off the pad (half-size 5 cm)
         checked = []
         for e in eps:
             self.assertIsNotNone(e.perturbed)

@@ -16,6 +16,8 @@ export interface CollectOptions {
   imageSize?: number;
   /** Share of pick/place episodes that start with a deliberate miss and a recovery (0-1, default 0). */
   missRate?: number;
+  /** Share of place episodes (without a grasp miss) that let the cube go short of the pad, then place it again (0-1). */
+  releaseMissRate?: number;
   /** Teleop endpoint to bind; a private ipc socket by default. */
   endpoint?: string;
   onEpisode?: (r: EpisodeResult, index: number, total: number) => void;
@@ -46,7 +48,7 @@ export async function collect(opts: CollectOptions): Promise<CollectSummary> {
       for (let ep = 0; ep < opts.episodes; ep++) {
         const seeds = episodeSeeds(opts.seed, ti, ep);
         const r = await runTeleopEpisode(robot, sampleTask(task, seeds.task), seeds.operator, { publisher, receiver }, opts.sink,
-          { missRate: opts.missRate ?? 0 });
+          { missRate: opts.missRate ?? 0, releaseMissRate: opts.releaseMissRate ?? 0 });
         episodes.push(r);
         opts.onEpisode?.(r, episodes.length, total);
       }

@@ -20,10 +20,14 @@ type Step = () => Segment | undefined;
 export interface ExpertOptions {
   /** Probability (0-1) that a pick or place starts with a deliberate miss and a retry. */
   missRate?: number;
+  /** Probability (0-1) that a place without a grasp miss lets the cube go short of the pad, then picks it up again and places it. */
+  releaseMissRate?: number;
 }
 
 /** Deliberate misses land this far (m) from the object's centre: beside it, not on it. */
 const MISS_RADIUS = [0.03, 0.045] as const;
+/** Deliberately short releases land this far (m) from the pad's centre: off the pad (half-size 5 cm). */
+const RELEASE_MISS_RADIUS = [0.075, 0.095] as const;
 
 const minJerk = (t: number): number => t * t * t * (10 - 15 * t + 6 * t * t);
 const wrapQuarter = (a: number): number => {
@@ -47,11 +51,15 @@ export class ScriptedExpert {
   retries = 0;
   /** Whether the episode starts with a deliberate miss. */
   readonly misses: boolean;
+  /** Whether a place lets go of the cube short of the pad first. */
+  readonly releasesShort: boolean;
   done = false;
 
   constructor(private readonly world: SimWorld, private readonly inst: TaskInstance, seed: number, opts: ExpertOptions = {}) {
-    const missRate = opts.missRate ?? 0;
-    if (!(missRate >= 0 && missRate <= 1)) throw new RangeError(`ScriptedExpert: missRate ${missRate} is not in [0, 1]`);
+    const missRate = opts.missRate ?? 0, releaseMissRate = opts.releaseMissRate ?? 0;
+    for (const [k, v] of [['missRate', missRate], ['releaseMissRate', releaseMissRate]] as const) {
+      if (!(v >= 0 && v <= 1)) throw new RangeError(`ScriptedExpert: ${k} ${v} is not in [0, 1]`);
+    }
     this.rng = new Rng(seed);
     this.speed = this.rng.uniform(0.8, 1.3);
     this.tremor = { amp: this.rng.uniform(0, 0.0015), f1: this.rng.uniform(0.5, 1.5), f2: this.rng.uniform(2, 4), p1: this.rng.uniform(0, 6.28), p2: this.rng.uniform(0, 6.28) };
@@ -61,6 +69,8 @@ export class ScriptedExpert {
     this.segStart = { ...this.current };
     // drawn only when asked for, so missRate 0 replays the operator streams of older datasets
     this.misses = missRate > 0 && inst.task !== 'touch' && this.rng.next() < missRate;
+    // one deliberate error per episode: learners train from the last one's recovery on
+    this.releasesShort = releaseMissRate > 0 && inst.task === 'place' && !this.misses && this.rng.next() < releaseMissRate;
     this.buildPlan();
   }
 
@@ -138,17 +148,29 @@ export class ScriptedExpert {
       case 'place': {
         const goal = this.inst.goal!;
         const lift: Step = () => ({ to: { ...this.current, z: this.rng.uniform(0.1, 0.14) }, seconds: this.seconds(0.6) });
-        this.plan.push(...attempt(this.misses, lift, cubeHeld),
-          () => {
-            const [px, py] = this.world.bodyPos(goal);
-            const to = { ...this.current, x: px + jitter(0.015), y: py + jitter(0.015) };
-            return { to, seconds: this.travelSeconds(to) };
-          },
-          maybePause,
-          () => ({ to: { ...this.current, z: this.rng.uniform(0.026, 0.032) }, seconds: this.seconds(0.6) }),
-          () => ({ to: { ...this.current, grip: open }, seconds: this.seconds(0.3) }),
-          () => ({ to: { ...this.current, z: this.rng.uniform(0.12, 0.16) }, seconds: this.seconds(0.6) }),
-          this.hold(2));
+        /** Carry, lower, let go and rise; `short` lets go off the pad, between it and where the cube came from. */
+        const placeOnPad = (short: boolean): Step[] => {
+          const steps: Step[] = [
+            () => {
+              const [px, py] = this.world.bodyPos(goal);
+              const to = { ...this.current, x: px + jitter(0.015), y: py + jitter(0.015) };
+              if (short) {
+                const back = Math.atan2(this.current.y - py, this.current.x - px) + this.rng.uniform(-0.6, 0.6);
+                const r = this.rng.uniform(RELEASE_MISS_RADIUS[0], RELEASE_MISS_RADIUS[1]);
+                to.x = px + r * Math.cos(back);
+                to.y = py + r * Math.sin(back);
+              }
+              return { to, seconds: this.travelSeconds(to) };
+            },
+            maybePause,
+            () => ({ to: { ...this.current, z: this.rng.uniform(0.026, 0.032) }, seconds: this.seconds(0.6) }),
+            () => ({ to: { ...this.current, grip: open }, seconds: this.seconds(0.3) }),
+          ];
+          return [...(short ? perturbed(steps) : steps),
+            () => ({ to: { ...this.current, z: this.rng.uniform(0.12, 0.16) }, seconds: this.seconds(0.6) }),
+            () => this.replaceIfMissed(() => [...attempt(false, lift, cubeHeld), ...placeOnPad(false)])];
+        };
+        this.plan.push(...attempt(this.misses, lift, cubeHeld), ...placeOnPad(this.releasesShort), this.hold(2));
         break;
       }
       case 'touch':
@@ -167,6 +189,14 @@ export class ScriptedExpert {
     this.retries++;
     this.plan.unshift(...again());
     return { to: { ...this.current, grip: GRIPPER_LIMITS[1], z: this.current.z + 0.03 }, seconds: this.seconds(0.4) };
+  }
+
+  /** After a release: if the cube is not on the pad, pick it up from where it lies and place it again. */
+  private replaceIfMissed(again: () => Step[]): Segment | undefined {
+    if (this.world.success() || this.retries >= 2) return undefined;
+    this.retries++;
+    this.plan.unshift(...again());
+    return undefined;
   }
 
   private startNextSegment(): void {

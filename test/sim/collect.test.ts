@@ -64,7 +64,7 @@ test('recorded episodes hold instruction, both cameras, state, the delivered act
   await robot.close();
 });
 
-test('recovery data: a deliberate miss beside the cube is flagged as a perturbation, then the operator retries and succeeds', async () => {
+test('recovery data: a deliberate miss beside the cube or a release short of the pad is flagged as a perturbation, then the operator retries and succeeds', async () => {
   const robot = await SimRobot.create();
   // collect --seed 77 --miss-rate 1: pick episode 0 and place episode 1 (both misses that fail)
   for (const [ti, ep, task] of [[0, 0, 'pick'], [1, 1, 'place']] as const) {
@@ -80,6 +80,18 @@ test('recovery data: a deliberate miss beside the cube is flagged as a perturbat
     assert.equal(r.retries, 1, `${task}: the failed grasp was retried`);
     assert.equal(r.success, true, `${task}: the retry succeeded`);
   }
+  // a place that lets the cube go short of the pad (collect --task place --seed 78 --release-miss-rate 1, episode 1)
+  const short = new MemorySink();
+  const placed = await runTeleopEpisode(robot, sampleTask('place', deriveSeed(78, 0, 1)), deriveSeed(78, 0, 1, 1), undefined, short, { releaseMissRate: 1 });
+  const steps = short.episodes[0]!.steps;
+  const marked = steps.flatMap((s, i) => (s.provenance.mode === 'perturbation' ? [i] : []));
+  assert.ok(marked.length > 20 && marked.at(-1)! - marked[0]! + 1 === marked.length, `${marked.length} perturbed steps in one block`);
+  assert.ok(marked[0]! > 50, 'the grasp before it is the operator\'s own');
+  // the gripper opens inside the block (the deliberate release), and the cube is put on the pad afterwards
+  const grip = steps.map((s) => s.action[6]!);
+  assert.ok(grip[marked[0]!]! < 0.03 && grip[marked.at(-1)!]! > 0.05, `gripper ${grip[marked[0]!]} -> ${grip[marked.at(-1)!]}`);
+  assert.equal(placed.retries, 1);
+  assert.equal(placed.success, true);
   // missRate 0 (the default) never perturbs
   const sink = new MemorySink();
   await runTeleopEpisode(robot, sampleTask('pick', deriveSeed(77, 0, 0)), deriveSeed(77, 0, 0, 1), undefined, sink, { missRate: 0 });
