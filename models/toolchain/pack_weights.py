@@ -5,9 +5,10 @@
 
 Keeps what build_bundle.py --weights reads (the prefix, both experts and the energy head, the
 norm stats, step, validation history and config) and drops the optimizer state and the FAST head
-(training-only). Weights are stored as fp16: build_bundle.py rounds every weight to fp16 before
-export anyway (compact.py stores bundles in fp16), so the bundle built from the packed file is
-byte-identical to one built from the full checkpoint.
+(training-only). Learned weights are stored as fp16: build_bundle.py rounds every parameter to
+fp16 before export anyway (compact.py stores bundles in fp16). Buffers (Fourier frequencies,
+coordinate grids, BatchNorm statistics) stay fp32, as build_bundle.py uses them: the bundle built
+from the packed file is the bundle built from the full checkpoint (test_toolchain checks).
 """
 from __future__ import annotations
 
@@ -16,8 +17,19 @@ import sys
 
 import torch
 
+import model as M
+
 KEEP = ("prefix.", "expert.", "l1_expert.", "energy.")
 META = ("step", "best_val", "history", "norm_stats", "norm_mode", "config", "model_config")
+
+
+def parameter_names(cfg: "M.ModelConfig") -> set:
+    """Checkpoint keys of the learned weights (train.Trainable's names); everything else is a buffer."""
+    l1 = M.ModelConfig(**{**cfg.__dict__, "expert_kind": "l1_regression"})
+    parts = [("prefix.", M.Prefix(cfg)), ("expert.", M.Expert(cfg)), ("l1_expert.", M.Expert(l1))]
+    if cfg.energy:
+        parts.append(("energy.", M.Energy(cfg)))
+    return {prefix + n for prefix, module in parts for n, _ in module.named_parameters()}
 
 
 def pack(src: str, dst: str) -> dict:
@@ -25,7 +37,8 @@ def pack(src: str, dst: str) -> dict:
     missing = [k for k in ("model",) + META if k not in ck]
     if missing:
         raise KeyError(f"{src}: not a train.py checkpoint (missing {', '.join(missing)})")
-    model = {k: (v.half() if v.is_floating_point() else v) for k, v in ck["model"].items() if k.startswith(KEEP)}
+    params = parameter_names(M.ModelConfig(**ck["model_config"]))
+    model = {k: (v.half() if k in params else v) for k, v in ck["model"].items() if k.startswith(KEEP)}
     out = {k: ck[k] for k in META}
     out["model"] = model
     os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)

@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import build_bundle as BB  # noqa: E402
 import fast_tokens as FT  # noqa: E402
 import model as M  # noqa: E402
+import pack_weights as PW  # noqa: E402
 import rlds_data as R  # noqa: E402
 import tokenizer as TK  # noqa: E402
 import train as T  # noqa: E402
@@ -207,6 +208,24 @@ class ResumeAndExport(unittest.TestCase):
             np.testing.assert_allclose(tens("prefix.prefix_kv"), kv.numpy(), rtol=1e-5, atol=1e-5)
             np.testing.assert_allclose(tens("expert.out"), o.numpy(), rtol=1e-4, atol=1e-5)
 
+
+    def test_packed_weights_build_the_same_policy_as_the_checkpoint(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            run, packed = os.path.join(tmp, "run"), os.path.join(tmp, "packed.pt")
+            T.train(T.merge(TINY_CONF, {"steps": 2}), "", run, "cpu", episodes=synthetic_episodes(4))
+            PW.pack(os.path.join(run, "last.pt"), packed)
+            cfg = T.model_config("tiny")
+            full, small = M.build_policy(cfg, 0), M.build_policy(cfg, 1)
+            BB.load_weights(full, os.path.join(run, "last.pt"))
+            BB.load_weights(small, packed)
+            inexact = 0
+            for name in ("prefix", "expert", "energy"):
+                a, b = getattr(full, name).state_dict(), getattr(small, name).state_dict()
+                self.assertEqual(a.keys(), b.keys())
+                for k in a:
+                    self.assertTrue(torch.equal(a[k], b[k]), f"{name}.{k}")
+                    inexact += bool(a[k].is_floating_point() and not torch.equal(a[k], a[k].half().float()))
+            self.assertGreater(inexact, 0)  # buffers that fp16 would round (e.g. the time frequencies) stayed fp32
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
