@@ -8,7 +8,7 @@ norm stats, step, validation history and config) and drops the optimizer state a
 (training-only). Learned weights are stored as fp16: build_bundle.py rounds every parameter to
 fp16 before export anyway (compact.py stores bundles in fp16). Buffers (Fourier frequencies,
 coordinate grids, BatchNorm statistics) stay fp32, as build_bundle.py uses them: the bundle built
-from the packed file is the bundle built from the full checkpoint (test_toolchain checks).
+from the packed file is the bundle built from the full checkpoint (test_train checks).
 """
 from __future__ import annotations
 

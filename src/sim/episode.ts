@@ -49,7 +49,7 @@ export interface EpisodeResult {
   steps: number;
   /** Steps the sink refused. */
   refused: number;
-  /** Teleop only: grasps the operator repeated, and steps recorded as a deliberate perturbation. */
+  /** Teleop only: attempts the operator repeated, and steps recorded as a deliberate perturbation. */
   retries?: number;
   perturbedSteps?: number;
 }

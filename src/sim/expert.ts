@@ -47,7 +47,7 @@ export class ScriptedExpert {
   private segTick = 0;
   private readonly plan: Step[] = [];
   private tick = 0;
-  /** Grasps repeated after a failed one. */
+  /** Attempts (grasps, placements) repeated after a failed one. */
   retries = 0;
   /** Whether the episode starts with a deliberate miss. */
   readonly misses: boolean;
@@ -136,8 +136,9 @@ export class ScriptedExpert {
       return miss ? perturbed(steps) : steps;
     };
     /** A grasp attempt, then a check; a failed attempt is retried (up to twice) cleanly. */
+    const openAndRise: Step = () => ({ to: { ...this.current, grip: GRIPPER_LIMITS[1], z: this.current.z + 0.03 }, seconds: this.seconds(0.4) });
     const attempt = (miss: boolean, lift: Step, held: () => boolean): Step[] =>
-      [...graspAndLift(miss, lift), () => this.retryIfFailed(held, () => attempt(false, lift, held))];
+      [...graspAndLift(miss, lift), () => this.retryUnless(held, () => attempt(false, lift, held), openAndRise)];
     const cubeHeld = (): boolean => this.world.bodyPos(target)[2] > CUBE_HALF + 0.04 && this.world.gripperTouches(target);
     switch (task) {
       case 'pick': {
@@ -168,7 +169,8 @@ export class ScriptedExpert {
           ];
           return [...(short ? perturbed(steps) : steps),
             () => ({ to: { ...this.current, z: this.rng.uniform(0.12, 0.16) }, seconds: this.seconds(0.6) }),
-            () => this.replaceIfMissed(() => [...attempt(false, lift, cubeHeld), ...placeOnPad(false)])];
+            // not on the pad: pick the cube up from where it lies and place it again
+            () => this.retryUnless(() => this.world.success(), () => [...attempt(false, lift, cubeHeld), ...placeOnPad(false)])];
         };
         this.plan.push(...attempt(this.misses, lift, cubeHeld), ...placeOnPad(this.releasesShort), this.hold(2));
         break;
@@ -183,20 +185,12 @@ export class ScriptedExpert {
     }
   }
 
-  /** After a lift: if the object did not come up, open, rise, and queue another attempt. */
-  private retryIfFailed(held: () => boolean, again: () => Step[]): Segment | undefined {
-    if (held() || this.retries >= 2) return undefined;
+  /** After an attempt: unless `ok`, queue `again` (at most twice an episode), led by the segment `first` returns. */
+  private retryUnless(ok: () => boolean, again: () => Step[], first: Step = () => undefined): Segment | undefined {
+    if (ok() || this.retries >= 2) return undefined;
     this.retries++;
     this.plan.unshift(...again());
-    return { to: { ...this.current, grip: GRIPPER_LIMITS[1], z: this.current.z + 0.03 }, seconds: this.seconds(0.4) };
-  }
-
-  /** After a release: if the cube is not on the pad, pick it up from where it lies and place it again. */
-  private replaceIfMissed(again: () => Step[]): Segment | undefined {
-    if (this.world.success() || this.retries >= 2) return undefined;
-    this.retries++;
-    this.plan.unshift(...again());
-    return undefined;
+    return first();
   }
 
   private startNextSegment(): void {

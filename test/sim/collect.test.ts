@@ -98,3 +98,18 @@ test('recovery data: a deliberate miss beside the cube or a release short of the
   assert.ok(sink.episodes[0]!.steps.every((s) => s.provenance.mode === 'teleop'));
   await robot.close();
 });
+
+test('the default operator replays the committed model\'s demonstrations (collect --seed 1: episode lengths)', async () => {
+  // models/MODEL_CARD.md's rlds-v1 came from `vlad collect --task all --episodes 150 --seed 1`;
+  // recovery options must not shift the operator's random stream when they are off
+  const robot = await SimRobot.create();
+  const lengths: number[] = [];
+  for (const [ti, task] of TASK_NAMES.entries()) {
+    for (let ep = 0; ep < 2; ep++) {
+      const r = await runTeleopEpisode(robot, sampleTask(task, deriveSeed(1, ti, ep)), deriveSeed(1, ti, ep, 1), undefined, undefined);
+      lengths.push(r.steps);
+    }
+  }
+  assert.deepEqual(lengths, [154, 162, 272, 245, 100, 94]);
+  await robot.close();
+});
