@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +38,13 @@ test('vlad sim rejects bad input with a clear message and no work done', () => {
   const r4 = vlad(['sim', '--bundle', shippedBundle, '--task', 'pick', '--episodes', '1', '--noise-scale', 'hot']);
   assert.equal(r4.status, 2);
   assert.match(r4.stderr, /--noise-scale: expected a number in \[0, 4\], got 'hot'/);
+  const out = join(tmpdir(), `vlad-bad-collect-${process.pid}`);
+  for (const [flag, value] of [['--miss-rate', '2'], ['--release-miss-rate', 'abc'], ['--miss-rate', '']]) {
+    const r = vlad(['collect', '--task', 'pick', '--episodes', '1', '--out', out, flag!, value!]);
+    assert.equal(r.status, 2);
+    assert.ok(r.stderr.includes(`${flag}: '${value}' is not a probability in [0, 1]`), r.stderr);
+  }
+  assert.equal(existsSync(out), false); // refused before anything was created
 });
 
 test('collect -> rlds validate: every step of every episode is in the dataset', () => {
