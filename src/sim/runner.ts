@@ -179,8 +179,9 @@ export async function runClosedLoop(robot: SimRobot, policy: ChunkPolicy, opts: 
           frames.push(robot.renderCamera(videoRenderer, 'scene'));
         }
         if (inst !== sampled && !originalSuccess) originalSuccess = robot.world.successOf(sampled);
-        closest = Math.min(closest, distance(robot.world.graspPoint(), robot.world.bodyPos(inst.target)));
-        if (grasps && robot.world.gripperTouches(inst.target)) heldLift = Math.max(heldLift, robot.world.bodyPos(inst.target)[2] - startZ);
+        const targetPos = robot.world.bodyPos(inst.target);
+        closest = Math.min(closest, distance(robot.world.graspPoint(), targetPos));
+        if (grasps && robot.world.gripperTouches(inst.target)) heldLift = Math.max(heldLift, targetPos[2] - startZ);
         if (robot.succeeded) settle = settle < 0 ? SETTLE_TICKS[task] : settle - 1;
         if (opts.mode === 'realtime') {
           nextTickAt += dt * 1000;
