@@ -64,21 +64,21 @@ async function guard(usage: string, body: () => Promise<number>): Promise<number
   }
 }
 
-const COLLECT_USAGE = 'vlad collect --task T|all --episodes N --out DIR [--seed S] [--image-size PX] [--miss-rate P] [--release-miss-rate Q]';
+const COLLECT_USAGE = 'vlad collect --task T|all --episodes N --out DIR [--seed S] [--image-size PX] [--miss-rate P] [--release-miss-rate Q] [--edge-miss-rate E]';
 
 export async function runCollect(args: string[]): Promise<number> {
   return guard(COLLECT_USAGE, async () => {
     const { values } = parseArgs({ args, options: {
       task: { type: 'string' }, episodes: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' },
-      'image-size': { type: 'string' }, 'miss-rate': { type: 'string' }, 'release-miss-rate': { type: 'string' }, help: { type: 'boolean' },
+      'image-size': { type: 'string' }, 'miss-rate': { type: 'string' }, 'release-miss-rate': { type: 'string' }, 'edge-miss-rate': { type: 'string' }, help: { type: 'boolean' },
     } });
     if (values.help) { process.stdout.write(`usage: ${COLLECT_USAGE}\n`); return 0; }
-    const probability = (name: 'miss-rate' | 'release-miss-rate'): number => {
+    const probability = (name: 'miss-rate' | 'release-miss-rate' | 'edge-miss-rate'): number => {
       const v = values[name] === undefined ? 0 : Number(values[name]);
       if (!(v >= 0 && v <= 1) || values[name]?.trim() === '') throw new UsageError(`--${name}: '${values[name]}' is not a probability in [0, 1]`);
       return v;
     };
-    const missRate = probability('miss-rate'), releaseMissRate = probability('release-miss-rate');
+    const missRate = probability('miss-rate'), releaseMissRate = probability('release-miss-rate'), edgeMissRate = probability('edge-miss-rate');
     const tasks = parseTasks(values.task);
     const episodes = parseInt32('episodes', values.episodes, undefined, 1);
     const seed = parseInt32('seed', values.seed, 0, 0);
@@ -89,10 +89,10 @@ export async function runCollect(args: string[]): Promise<number> {
     await mkdir(out, { recursive: true });
     const cameras: CameraSpec[] = ['scene', 'wrist'].map((name) => ({ name, width: imageSize, height: imageSize }));
     const sink = await openRldsSink(out, simRecorderSpec(cameras));
-    err(`collect: ${tasks.join(',')} x ${episodes} episodes -> ${out} (seed ${seed}, teleop over ZeroMQ${missRate ? `, deliberate grasp misses in ${missRate * 100}% of pick/place` : ''}${releaseMissRate ? `, short releases in ${releaseMissRate * 100}% of the other places` : ''})`);
+    err(`collect: ${tasks.join(',')} x ${episodes} episodes -> ${out} (seed ${seed}, teleop over ZeroMQ${missRate ? `, deliberate grasp misses in ${missRate * 100}% of pick/place` : ''}${releaseMissRate ? `, short releases in ${releaseMissRate * 100}% of the other places` : ''}${edgeMissRate ? `, edge grasps in ${edgeMissRate * 100}% of the other pick/place` : ''})`);
     try {
       const summary = await collect({
-        tasks, episodes, seed, sink, imageSize, missRate, releaseMissRate,
+        tasks, episodes, seed, sink, imageSize, missRate, releaseMissRate, edgeMissRate,
         onEpisode: (r, i, total) => err(`collect ${i}/${total} ${r.task} seed=${r.seed} ${r.success ? 'success' : 'FAIL'} steps=${r.steps} "${r.instruction}"${r.retries ? ` retries=${r.retries} perturbed=${r.perturbedSteps}` : ''}${r.refused ? ` refused=${r.refused}` : ''}`),
       });
       for (const [task, t] of Object.entries(summary.tasks)) err(`collect ${task}: ${t.successes}/${t.episodes} successful, mean ${t.mean_steps.toFixed(0)} steps${t.retried ? `, ${t.retried} retried after a failed attempt` : ''}`);

@@ -18,6 +18,8 @@ export interface CollectOptions {
   missRate?: number;
   /** Share of place episodes (without a grasp miss) that let the cube go short of the pad, then place it again (0-1). */
   releaseMissRate?: number;
+  /** Share of pick/place episodes (without another deliberate error) that start with a grasp on the cube's edge, which slips, and a recovery (0-1). */
+  edgeMissRate?: number;
   /** Teleop endpoint to bind; a private ipc socket by default. */
   endpoint?: string;
   onEpisode?: (r: EpisodeResult, index: number, total: number) => void;
@@ -48,7 +50,7 @@ export async function collect(opts: CollectOptions): Promise<CollectSummary> {
       for (let ep = 0; ep < opts.episodes; ep++) {
         const seeds = episodeSeeds(opts.seed, ti, ep);
         const r = await runTeleopEpisode(robot, sampleTask(task, seeds.task), seeds.operator, { publisher, receiver }, opts.sink,
-          { missRate: opts.missRate ?? 0, releaseMissRate: opts.releaseMissRate ?? 0 });
+          { missRate: opts.missRate ?? 0, releaseMissRate: opts.releaseMissRate ?? 0, edgeMissRate: opts.edgeMissRate ?? 0 });
         episodes.push(r);
         opts.onEpisode?.(r, episodes.length, total);
       }

@@ -7,6 +7,9 @@
 // the object's centre, the size of a trained policy's typical error. The operator then does what
 // a person would: opens, rises and grasps again. The miss is flagged (`perturbing`) so it is
 // recorded as a perturbation: learners train on the recovery, never on the error itself.
+// Edge misses (edgeMissRate > 0) are the policy's other error: the fingers close 2.6-3.6 cm off
+// centre along the pads, so the pads catch only the cube's edge and it slips out on the lift.
+// (Offsets across the pads do not need teaching: the closing fingers centre the cube.)
 import { Rng } from './rng.js';
 import { solveTopDownIk, forwardGraspPoint } from './kinematics.js';
 import { CUBE_HALF, GRIPPER_LIMITS, JOINT_LIMITS } from './scene.js';
@@ -16,18 +19,24 @@ import type { TaskInstance } from './tasks.js';
 interface Pose { x: number; y: number; z: number; roll: number; grip: number }
 interface Segment { to: Pose; seconds: number; perturbed?: boolean }
 type Step = () => Segment | undefined;
+/** A grasp attempt's deliberate error: none, beside the object, or on its edge. */
+type Miss = 'none' | 'beside' | 'edge';
 
 export interface ExpertOptions {
   /** Probability (0-1) that a pick or place starts with a deliberate miss and a retry. */
   missRate?: number;
   /** Probability (0-1) that a place without a grasp miss lets the cube go short of the pad, then picks it up again and places it. */
   releaseMissRate?: number;
+  /** Probability (0-1) that a pick or place (without another deliberate error) starts with a grasp on the cube's edge, which slips, and a retry. */
+  edgeMissRate?: number;
 }
 
 /** Deliberate misses land this far (m) from the object's centre: beside it, not on it. */
 const MISS_RADIUS = [0.03, 0.045] as const;
 /** Deliberately short releases land this far (m) from the pad's centre: off the pad (half-size 5 cm). */
 const RELEASE_MISS_RADIUS = [0.075, 0.095] as const;
+/** Edge grasps sit this far (m) off centre along the finger pads (half-width 1.4 cm): they overlap the cube (half-size 2 cm) by 0.4-1.4 cm. */
+const EDGE_MISS_OFFSET = [0.026, 0.036] as const;
 
 const minJerk = (t: number): number => t * t * t * (10 - 15 * t + 6 * t * t);
 const wrapQuarter = (a: number): number => {
@@ -53,11 +62,13 @@ export class ScriptedExpert {
   readonly misses: boolean;
   /** Whether a place lets go of the cube short of the pad first. */
   readonly releasesShort: boolean;
+  /** Whether the episode starts with a grasp on the cube's edge. */
+  readonly edgeMisses: boolean;
   done = false;
 
   constructor(private readonly world: SimWorld, private readonly inst: TaskInstance, seed: number, opts: ExpertOptions = {}) {
-    const missRate = opts.missRate ?? 0, releaseMissRate = opts.releaseMissRate ?? 0;
-    for (const [k, v] of [['missRate', missRate], ['releaseMissRate', releaseMissRate]] as const) {
+    const missRate = opts.missRate ?? 0, releaseMissRate = opts.releaseMissRate ?? 0, edgeMissRate = opts.edgeMissRate ?? 0;
+    for (const [k, v] of [['missRate', missRate], ['releaseMissRate', releaseMissRate], ['edgeMissRate', edgeMissRate]] as const) {
       if (!(v >= 0 && v <= 1)) throw new RangeError(`ScriptedExpert: ${k} ${v} is not in [0, 1]`);
     }
     this.rng = new Rng(seed);
@@ -71,6 +82,7 @@ export class ScriptedExpert {
     this.misses = missRate > 0 && inst.task !== 'touch' && this.rng.next() < missRate;
     // one deliberate error per episode: learners train from the last one's recovery on
     this.releasesShort = releaseMissRate > 0 && inst.task === 'place' && !this.misses && this.rng.next() < releaseMissRate;
+    this.edgeMisses = edgeMissRate > 0 && inst.task !== 'touch' && !this.misses && !this.releasesShort && this.rng.next() < edgeMissRate;
     this.buildPlan();
   }
 
@@ -105,10 +117,12 @@ export class ScriptedExpert {
       const to = { x, y, z: hover, roll, grip };
       return { to, seconds: this.travelSeconds(to) };
     };
-    const recenter = (aim: [number, number] = [0, 0]): Step => () => {
+    const recenter = (aim: [number, number] | (() => [number, number]) = [0, 0]): Step => () => {
       const [bx, by] = this.world.bodyPos(target);
-      const to = { ...this.current, x: bx + aim[0] + jitter(0.003), y: by + aim[1] + jitter(0.003) };
-      if (task !== 'touch') to.roll = this.graspRoll(target, to.x, to.y);
+      const [ax, ay] = typeof aim === 'function' ? aim() : aim;
+      const to = { ...this.current, x: bx + ax + jitter(0.003), y: by + ay + jitter(0.003) };
+      // an edge aim was measured along the pads at this roll: re-rolling could turn the hand a quarter turn
+      if (task !== 'touch' && typeof aim !== 'function') to.roll = this.graspRoll(target, to.x, to.y);
       return { to, seconds: this.seconds(0.35) };
     };
     const maybePause: Step = () => (this.rng.next() < 0.4 ? { to: { ...this.current }, seconds: this.rng.uniform(0.1, 0.5) } : undefined);
@@ -116,34 +130,41 @@ export class ScriptedExpert {
       const s = f();
       return s && { ...s, perturbed: true };
     });
-    /** Approach, centre, descend, close, settle, and the lift that follows; `miss` aims beside the object. */
-    const graspAndLift = (miss: boolean, lift: Step): Step[] => {
+    /** Approach, centre, descend, close, settle, and the lift that follows; a `miss` aims beside the object, an `edge` miss onto its edge. */
+    const graspAndLift = (miss: Miss, lift: Step): Step[] => {
       const aim: [number, number] = [0, 0];
-      if (miss) {
+      if (miss === 'beside') {
         const a = this.rng.uniform(0, 2 * Math.PI), r = this.rng.uniform(MISS_RADIUS[0], MISS_RADIUS[1]);
         aim[0] = r * Math.cos(a);
         aim[1] = r * Math.sin(a);
       }
+      // along the pads as the hand hovers, rolled to the cube: known only once it is there
+      const edgeAim = (): [number, number] => {
+        const r = this.rng.uniform(EDGE_MISS_OFFSET[0], EDGE_MISS_OFFSET[1]) * (this.rng.next() < 0.5 ? -1 : 1);
+        const [px, py] = this.world.padAxis();
+        return [r * px, r * py];
+      };
       const steps: Step[] = [
         approach(open, 0.02, aim),
         maybePause,
-        recenter(aim),
+        recenter(miss === 'edge' ? edgeAim : aim),
         () => ({ to: { ...this.current, z: this.rng.uniform(0.019, 0.026) }, seconds: this.seconds(0.7) }),
         () => ({ to: { ...this.current, grip: 0 }, seconds: this.seconds(0.35) }),
         this.hold(settle),
         lift,
       ];
-      return miss ? perturbed(steps) : steps;
+      return miss !== 'none' ? perturbed(steps) : steps;
     };
     /** A grasp attempt, then a check; a failed attempt is retried (up to twice) cleanly. */
     const openAndRise: Step = () => ({ to: { ...this.current, grip: GRIPPER_LIMITS[1], z: this.current.z + 0.03 }, seconds: this.seconds(0.4) });
-    const attempt = (miss: boolean, lift: Step, held: () => boolean): Step[] =>
-      [...graspAndLift(miss, lift), () => this.retryUnless(held, () => attempt(false, lift, held), openAndRise)];
+    const attempt = (miss: Miss, lift: Step, held: () => boolean): Step[] =>
+      [...graspAndLift(miss, lift), () => this.retryUnless(held, () => attempt('none', lift, held), openAndRise)];
+    const firstMiss: Miss = this.misses ? 'beside' : this.edgeMisses ? 'edge' : 'none';
     const cubeHeld = (): boolean => this.world.bodyPos(target)[2] > CUBE_HALF + 0.04 && this.world.gripperTouches(target);
     switch (task) {
       case 'pick': {
         const lift: Step = () => ({ to: { ...this.current, x: this.current.x + jitter(0.02), y: this.current.y + jitter(0.02), z: this.rng.uniform(0.14, 0.2) }, seconds: this.seconds(0.9) });
-        this.plan.push(...attempt(this.misses, lift, () => this.world.success()), this.hold(2));
+        this.plan.push(...attempt(firstMiss, lift, () => this.world.success()), this.hold(2));
         break;
       }
       case 'place': {
@@ -170,9 +191,9 @@ export class ScriptedExpert {
           return [...(short ? perturbed(steps) : steps),
             () => ({ to: { ...this.current, z: this.rng.uniform(0.12, 0.16) }, seconds: this.seconds(0.6) }),
             // not on the pad: pick the cube up from where it lies and place it again
-            () => this.retryUnless(() => this.world.success(), () => [...attempt(false, lift, cubeHeld), ...placeOnPad(false)])];
+            () => this.retryUnless(() => this.world.success(), () => [...attempt('none', lift, cubeHeld), ...placeOnPad(false)])];
         };
-        this.plan.push(...attempt(this.misses, lift, cubeHeld), ...placeOnPad(this.releasesShort), this.hold(2));
+        this.plan.push(...attempt(firstMiss, lift, cubeHeld), ...placeOnPad(this.releasesShort), this.hold(2));
         break;
       }
       case 'touch':

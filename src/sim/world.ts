@@ -144,6 +144,16 @@ export class SimWorld implements SuccessProbe {
     return [s[3 * id]!, s[3 * id + 1]!, s[3 * id + 2]!];
   }
 
+  /** Unit vector on the table along the finger pads (the hand's y axis): across the direction the fingers close. */
+  padAxis(): [number, number] {
+    const id = this.lookupId(this.siteIds, OBJ_SITE, 'site', 'grasp');
+    const m = this.data.site_xmat as Float64Array;
+    const x = m[9 * id + 1]!, y = m[9 * id + 4]!;
+    const n = Math.hypot(x, y);
+    if (n < 1e-6) throw new Error('padAxis: the hand does not point down');
+    return [x / n, y / n];
+  }
+
   gripperOpening(): number { return this.jointState()[6]!; }
 
   gripperTouches(body: string): boolean {

@@ -99,6 +99,35 @@ test('recovery data: a deliberate miss beside the cube or a release short of the
   await robot.close();
 });
 
+test('recovery data: an edge miss closes the fingers on the cube\'s edge (off centre along the pads), it slips, and the retry succeeds', async () => {
+  const robot = await SimRobot.create();
+  // collect --task pick,place --seed 14 --edge-miss-rate 1: pick episode 2 and place episode 0 (edge grasps that slip)
+  for (const [ti, ep, task] of [[0, 2, 'pick'], [1, 0, 'place']] as const) {
+    const inst = sampleTask(task, deriveSeed(14, ti, ep));
+    // where the fingers first touch the cube during the deliberate error, in the hand's frame (m)
+    let contact: { alongPads: number; acrossPads: number } | undefined;
+    const sink = new (class extends MemorySink {
+      override addStep(step: EpisodeStep): boolean {
+        if (!contact && step.provenance.mode === 'perturbation' && robot.world.gripperTouches(inst.target)) {
+          const [gx, gy] = robot.world.graspPoint(), [cx, cy] = robot.world.bodyPos(inst.target), [px, py] = robot.world.padAxis();
+          contact = { alongPads: (gx - cx) * px + (gy - cy) * py, acrossPads: (gx - cx) * py - (gy - cy) * px };
+        }
+        return super.addStep(step);
+      }
+    })();
+    const r = await runTeleopEpisode(robot, inst, deriveSeed(14, ti, ep, 1), undefined, sink, { edgeMissRate: 1 });
+    assert.ok(contact, `${task}: the fingers touched the cube during the edge grasp`);
+    assert.ok(Math.abs(contact.alongPads) > 0.022 && Math.abs(contact.alongPads) < 0.04, `${task}: ${(100 * contact.alongPads).toFixed(1)} cm off centre along the pads`);
+    assert.ok(Math.abs(contact.acrossPads) < 0.015, `${task}: ${(100 * contact.acrossPads).toFixed(1)} cm across the pads`);
+    const modes = sink.episodes[0]!.steps.map((s) => s.provenance.mode);
+    const perturbed = modes.flatMap((m, i) => (m === 'perturbation' ? [i] : []));
+    assert.equal(perturbed.at(-1)! - perturbed[0]! + 1, perturbed.length, `${task}: one contiguous block`);
+    assert.equal(r.retries, 1, `${task}: the slipped grasp was retried`);
+    assert.equal(r.success, true, `${task}: the retry succeeded`);
+  }
+  await robot.close();
+});
+
 test('the default operator replays the committed model\'s demonstrations (collect --seed 1: episode lengths)', async () => {
   // models/MODEL_CARD.md's rlds-v1 came from `vlad collect --task all --episodes 150 --seed 1`;
   // recovery options must not shift the operator's random stream when they are off
