@@ -39,7 +39,7 @@ test('vlad sim rejects bad input with a clear message and no work done', () => {
   assert.equal(r4.status, 2);
   assert.match(r4.stderr, /--noise-scale: expected a number in \[0, 4\], got 'hot'/);
   const out = join(tmpdir(), `vlad-bad-collect-${process.pid}`);
-  for (const [flag, value] of [['--miss-rate', '2'], ['--release-miss-rate', 'abc'], ['--miss-rate', ''], ['--edge-miss-rate', '-0.1']]) {
+  for (const [flag, value] of [['--miss-rate', '2'], ['--release-miss-rate', 'abc'], ['--miss-rate', ''], ['--edge-miss-rate', '1.5']]) {
     const r = vlad(['collect', '--task', 'pick', '--episodes', '1', '--out', out, flag!, value!]);
     assert.equal(r.status, 2);
     assert.ok(r.stderr.includes(`${flag}: '${value}' is not a probability in [0, 1]`), r.stderr);
