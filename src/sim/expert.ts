@@ -21,6 +21,8 @@ interface Segment { to: Pose; seconds: number; perturbed?: boolean }
 type Step = () => Segment | undefined;
 /** A grasp attempt's deliberate error: none, beside the object, or on its edge. */
 type Miss = 'none' | 'beside' | 'edge';
+/** An episode's one deliberate error (recovery data): a grasp miss, or a place's release short of the pad. */
+type DeliberateError = Miss | 'short-release';
 
 export interface ExpertOptions {
   /** Probability (0-1) that a pick or place starts with a deliberate miss and a retry. */
@@ -58,12 +60,8 @@ export class ScriptedExpert {
   private tick = 0;
   /** Attempts (grasps, placements) repeated after a failed one. */
   retries = 0;
-  /** Whether the episode starts with a deliberate miss. */
-  readonly misses: boolean;
-  /** Whether a place lets go of the cube short of the pad first. */
-  readonly releasesShort: boolean;
-  /** Whether the episode starts with a grasp on the cube's edge. */
-  readonly edgeMisses: boolean;
+  /** The episode's deliberate error, if any: learners train from its recovery on. */
+  readonly error: DeliberateError;
   done = false;
 
   constructor(private readonly world: SimWorld, private readonly inst: TaskInstance, seed: number, opts: ExpertOptions = {}) {
@@ -78,11 +76,11 @@ export class ScriptedExpert {
     const [x, y, z] = forwardGraspPoint(q);
     this.current = { x, y, z, roll: q[5]!, grip: q[6]! };
     this.segStart = { ...this.current };
-    // drawn only when asked for, so missRate 0 replays the operator streams of older datasets
-    this.misses = missRate > 0 && inst.task !== 'touch' && this.rng.next() < missRate;
-    // one deliberate error per episode: learners train from the last one's recovery on
-    this.releasesShort = releaseMissRate > 0 && inst.task === 'place' && !this.misses && this.rng.next() < releaseMissRate;
-    this.edgeMisses = edgeMissRate > 0 && inst.task !== 'touch' && !this.misses && !this.releasesShort && this.rng.next() < edgeMissRate;
+    // drawn only when asked for and in this order, so rates of 0 replay the operator streams of
+    // older datasets; one deliberate error per episode
+    this.error = missRate > 0 && inst.task !== 'touch' && this.rng.next() < missRate ? 'beside'
+      : releaseMissRate > 0 && inst.task === 'place' && this.rng.next() < releaseMissRate ? 'short-release'
+        : edgeMissRate > 0 && inst.task !== 'touch' && this.rng.next() < edgeMissRate ? 'edge' : 'none';
     this.buildPlan();
   }
 
@@ -159,7 +157,7 @@ export class ScriptedExpert {
     const openAndRise: Step = () => ({ to: { ...this.current, grip: GRIPPER_LIMITS[1], z: this.current.z + 0.03 }, seconds: this.seconds(0.4) });
     const attempt = (miss: Miss, lift: Step, held: () => boolean): Step[] =>
       [...graspAndLift(miss, lift), () => this.retryUnless(held, () => attempt('none', lift, held), openAndRise)];
-    const firstMiss: Miss = this.misses ? 'beside' : this.edgeMisses ? 'edge' : 'none';
+    const firstMiss: Miss = this.error === 'short-release' ? 'none' : this.error;
     const cubeHeld = (): boolean => this.world.bodyPos(target)[2] > CUBE_HALF + 0.04 && this.world.gripperTouches(target);
     switch (task) {
       case 'pick': {
@@ -193,7 +191,7 @@ export class ScriptedExpert {
             // not on the pad: pick the cube up from where it lies and place it again
             () => this.retryUnless(() => this.world.success(), () => [...attempt('none', lift, cubeHeld), ...placeOnPad(false)])];
         };
-        this.plan.push(...attempt(firstMiss, lift, cubeHeld), ...placeOnPad(this.releasesShort), this.hold(2));
+        this.plan.push(...attempt(firstMiss, lift, cubeHeld), ...placeOnPad(this.error === 'short-release'), this.hold(2));
         break;
       }
       case 'touch':
