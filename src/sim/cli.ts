@@ -7,7 +7,7 @@ import process from 'node:process';
 import { TASK_NAMES, isTaskName, type TaskName } from './tasks.js';
 import { collect } from './collect.js';
 import { SimRobot } from './robot.js';
-import { runClosedLoop, ExpertChunkPolicy, type ChunkPolicy, type InputProbe, type RunReport } from './runner.js';
+import { runClosedLoop, ExpertChunkPolicy, type ChunkPolicy, type ClosedLoopEpisode, type InputProbe, type RunReport } from './runner.js';
 import { writeGif } from './gif.js';
 import { openEnginePolicy, openRldsSink } from './integration.js';
 import { STATE_NAMES } from './scene.js';
@@ -147,7 +147,7 @@ async function simulate(a: SimArgs): Promise<number> {
     report = await runClosedLoop(robot, policy, {
       tasks: a.tasks, episodes: a.episodes, seed: a.seed, mode: a.mode, sink, probe: a.probe, replanEvery: a.replanEvery,
       video: a.video ? { size: 160, every: 2, maxFrames: 1500 } : undefined,
-      onEpisode: (r) => err(`sim ${r.task} seed=${r.seed} ${r.success ? 'success' : 'fail'} steps=${r.steps} closest=${(100 * r.closestApproachM).toFixed(1)}cm${r.heldLiftM !== undefined ? ` held-lift=${(100 * r.heldLiftM).toFixed(1)}cm` : ''} "${r.instruction}"${r.originalSuccess !== undefined ? ` original-object=${r.originalSuccess ? 'success' : 'no'}` : ''}`),
+      onEpisode: (r) => err(episodeLine(r)),
     });
   } finally {
     await sink?.close();
@@ -167,11 +167,21 @@ async function simulate(a: SimArgs): Promise<number> {
     for (const [task, t] of Object.entries(report.tasks)) {
       const original = t.original_target_rate !== undefined ? `  originally named object ${(100 * t.original_target_rate).toFixed(0)}%` : '';
       const grasped = t.grasped_rate !== undefined ? `  grasped ${(100 * t.grasped_rate).toFixed(0)}%` : '';
-      process.stdout.write(`${task.padEnd(6)} success ${(100 * t.success_rate).toFixed(0).padStart(3)}% (${t.successes}/${t.episodes})  mean length ${t.mean_episode_steps.toFixed(0)} steps (${t.mean_episode_seconds.toFixed(1)} s)  closest approach p50 ${(100 * t.median_closest_approach_m).toFixed(1)} cm${grasped}${original}\n`);
+      const f = t.place_failures;
+      const failures = f ? `  failures: not grasped ${f.not_grasped}, still held ${f.still_held}, on the other pad ${f.on_other_pad}, off the pad ${f.off_pad}` : '';
+      process.stdout.write(`${task.padEnd(6)} success ${(100 * t.success_rate).toFixed(0).padStart(3)}% (${t.successes}/${t.episodes})  mean length ${t.mean_episode_steps.toFixed(0)} steps (${t.mean_episode_seconds.toFixed(1)} s)  closest approach p50 ${(100 * t.median_closest_approach_m).toFixed(1)} cm${grasped}${original}${failures}\n`);
     }
     process.stdout.write(`control rate ${report.control_hz.toFixed(1)} Hz (target ${report.target_control_hz.toFixed(0)}), obs->chunk p50 ${report.obs_to_chunk_ms.p50.toFixed(1)} ms, p99 ${report.obs_to_chunk_ms.p99.toFixed(1)} ms, starved ticks ${report.starved_ticks}\n`);
   }
   return 0;
+}
+
+/** One stderr line per episode: the outcome and the graded facts that explain a failure. */
+function episodeLine(r: ClosedLoopEpisode): string {
+  const lift = r.heldLiftM !== undefined ? ` held-lift=${(100 * r.heldLiftM).toFixed(1)}cm` : '';
+  const end = r.placeEnd ? ` end=${(100 * r.placeEnd.goalOffsetM).toFixed(1)}cm-from-pad${r.placeEnd.held ? ',held' : ''}` : '';
+  const original = r.originalSuccess !== undefined ? ` original-object=${r.originalSuccess ? 'success' : 'no'}` : '';
+  return `sim ${r.task} seed=${r.seed} ${r.success ? 'success' : 'fail'} steps=${r.steps} closest=${(100 * r.closestApproachM).toFixed(1)}cm${lift}${end} "${r.instruction}"${original}`;
 }
 
 function parseSimArgs(args: string[]): SimArgs | 'help' {

@@ -9,6 +9,7 @@ import { DEFAULT_REPLAN_THRESHOLD } from '../control/loop.js';
 import { deriveSeed } from './rng.js';
 import { sampleTask, swapTargetColour, type TaskInstance, type TaskName } from './tasks.js';
 import { SETTLE_TICKS, type EpisodeSink } from './episode.js';
+import { PAD_COLORS, PAD_HALF } from './scene.js';
 import { ScriptedExpert } from './expert.js';
 import { Renderer } from './render.js';
 import type { SimRobot } from './robot.js';
@@ -56,6 +57,34 @@ export interface ClosedLoopEpisode {
   closestApproachM: number;
   /** Pick/place: the most the named object rose while the gripper held it (m): 0 = never grasped. */
   heldLiftM?: number;
+  /** Place: where the named object ended relative to the named pad and the other pad, and whether
+   *  the fingers still held it: tells a wrong pad from a missed release. */
+  placeEnd?: PlaceEnd;
+}
+
+/** Offsets are max(|dx|, |dy|) from a pad's centre (m), so under PAD_HALF means inside its square. */
+export interface PlaceEnd {
+  goalOffsetM: number;
+  otherPadOffsetM: number;
+  held: boolean;
+}
+
+/** Why place episodes failed, counted over the failures only. */
+export interface PlaceFailures {
+  /** The cube never rose HELD_LIFT_M in the fingers. */
+  not_grasped: number;
+  /** Grasped, and still in the fingers when the episode ran out. */
+  still_held: number;
+  /** Released within the other pad's square. */
+  on_other_pad: number;
+  /** Released anywhere else (short of the pad, dropped on the way, pushed off). */
+  off_pad: number;
+}
+
+export function classifyPlaceFailure(heldLiftM: number, end: PlaceEnd): keyof PlaceFailures {
+  if (heldLiftM < HELD_LIFT_M) return 'not_grasped';
+  if (end.held) return 'still_held';
+  return end.otherPadOffsetM < PAD_HALF ? 'on_other_pad' : 'off_pad';
 }
 
 export interface TaskReport {
@@ -70,6 +99,8 @@ export interface TaskReport {
   median_closest_approach_m: number;
   /** Pick/place: share of episodes whose object was lifted >= HELD_LIFT_M in the gripper (grasp worked). */
   grasped_rate?: number;
+  /** Place: the failed episodes by what went wrong. */
+  place_failures?: PlaceFailures;
 }
 
 /** A rise this large (m) in the gripper's hold means the grasp worked (failures after it are elsewhere). */
@@ -96,6 +127,15 @@ export function percentile(sorted: readonly number[], p: number): number {
 
 const distance = (a: readonly number[], b: readonly number[]): number => Math.hypot(a[0]! - b[0]!, a[1]! - b[1]!, a[2]! - b[2]!);
 
+const PAD_BODIES = Object.keys(PAD_COLORS).map((c) => `pad_${c}`);
+
+function placeEndOf(robot: SimRobot, target: string, goal: string): PlaceEnd {
+  const [x, y] = robot.world.bodyPos(target);
+  const offset = (pad: string): number => { const [px, py] = robot.world.bodyPos(pad); return Math.max(Math.abs(x - px), Math.abs(y - py)); };
+  const others = PAD_BODIES.filter((p) => p !== goal).map(offset);
+  return { goalOffsetM: offset(goal), otherPadOffsetM: Math.min(Infinity, ...others), held: robot.world.gripperTouches(target) };
+}
+
 /** The observation with every camera image black (same sizes, fresh buffers). */
 function blanked(obs: Observation): Observation {
   const images: Record<string, CameraImage> = {};
@@ -117,6 +157,7 @@ export async function runClosedLoop(robot: SimRobot, policy: ChunkPolicy, opts: 
 
   for (const [ti, task] of opts.tasks.entries()) {
     let successes = 0, stepSum = 0, originalHits = 0, grasped = 0;
+    const placeFailures: PlaceFailures = { not_grasped: 0, still_held: 0, on_other_pad: 0, off_pad: 0 };
     const grasps = task !== 'touch';
     const approaches: number[] = [];
     for (let ep = 0; ep < opts.episodes; ep++) {
@@ -198,14 +239,17 @@ export async function runClosedLoop(robot: SimRobot, policy: ChunkPolicy, opts: 
       stepSum += steps;
       approaches.push(closest);
       if (heldLift >= HELD_LIFT_M) grasped++;
+      const placeEnd = inst.goal ? placeEndOf(robot, inst.target, inst.goal) : undefined;
+      if (placeEnd && !success) placeFailures[classifyPlaceFailure(heldLift, placeEnd)]++;
       opts.onEpisode?.({ task, seed: inst.seed, instruction: inst.instruction, success, steps, closestApproachM: closest,
-        ...(grasps ? { heldLiftM: heldLift } : {}), ...(inst !== sampled ? { originalSuccess } : {}) });
+        ...(grasps ? { heldLiftM: heldLift } : {}), ...(placeEnd ? { placeEnd } : {}), ...(inst !== sampled ? { originalSuccess } : {}) });
     }
     const n = opts.episodes;
     tasks[task] = {
       success_rate: n ? successes / n : 0, episodes: n, successes, mean_episode_steps: n ? stepSum / n : 0, mean_episode_seconds: n ? (stepSum / n) * dt : 0,
       median_closest_approach_m: percentile([...approaches].sort((a, b) => a - b), 50),
       ...(grasps ? { grasped_rate: n ? grasped / n : 0 } : {}),
+      ...(task === 'place' ? { place_failures: placeFailures } : {}),
       ...(opts.probe?.swapInstruction ? { original_target_rate: n ? originalHits / n : 0 } : {}),
     };
   }

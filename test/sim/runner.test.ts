@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimRobot } from '../../src/sim/robot.js';
-import { runClosedLoop, ExpertChunkPolicy, type ChunkPolicy } from '../../src/sim/runner.js';
+import { runClosedLoop, classifyPlaceFailure, ExpertChunkPolicy, HELD_LIFT_M, type ChunkPolicy, type ClosedLoopEpisode } from '../../src/sim/runner.js';
+import { PAD_HALF } from '../../src/sim/scene.js';
 import { encodeGif } from '../../src/sim/gif.js';
 import type { ActionChunk, Observation } from '../../src/core/contracts.js';
 
@@ -23,6 +24,25 @@ test('closed loop with a chunk policy solves tasks in lockstep, reports timings,
   const b = await run();
   assert.deepEqual(b.tasks, a.tasks);
   await robot.close();
+});
+
+test('place episodes report where the cube ended, and failures are sorted by what went wrong', async () => {
+  const robot = await SimRobot.create({ imageSize: 48 });
+  const episodes: ClosedLoopEpisode[] = [];
+  const r = await runClosedLoop(robot, new ExpertChunkPolicy(robot, 50, 4), { tasks: ['place'], episodes: 3, seed: 8, mode: 'lockstep', onEpisode: (e) => episodes.push(e) });
+  await robot.close();
+  const t = r.tasks.place!;
+  const f = t.place_failures!;
+  assert.equal(f.not_grasped + f.still_held + f.on_other_pad + f.off_pad, t.episodes - t.successes, JSON.stringify(t));
+  for (const e of episodes) {
+    assert.ok(e.placeEnd, 'every place episode says where the cube ended');
+    if (e.success) assert.ok(e.placeEnd.goalOffsetM < PAD_HALF && !e.placeEnd.held, JSON.stringify(e));
+    assert.ok(e.placeEnd.otherPadOffsetM > 0 && Number.isFinite(e.placeEnd.otherPadOffsetM));
+  }
+  assert.equal(classifyPlaceFailure(HELD_LIFT_M / 2, { goalOffsetM: 0.2, otherPadOffsetM: 0.2, held: false }), 'not_grasped');
+  assert.equal(classifyPlaceFailure(0.1, { goalOffsetM: 0.2, otherPadOffsetM: 0.2, held: true }), 'still_held');
+  assert.equal(classifyPlaceFailure(0.1, { goalOffsetM: 0.2, otherPadOffsetM: PAD_HALF - 0.01, held: false }), 'on_other_pad');
+  assert.equal(classifyPlaceFailure(0.1, { goalOffsetM: 0.12, otherPadOffsetM: 0.2, held: false }), 'off_pad');
 });
 
 test('realtime mode holds the control rate while a slow policy thinks, and skips elapsed steps', async () => {
