@@ -227,5 +227,44 @@ class ResumeAndExport(unittest.TestCase):
                     inexact += bool(a[k].is_floating_point() and not torch.equal(a[k], a[k].half().float()))
             self.assertGreater(inexact, 0)  # buffers that fp16 would round (e.g. the time frequencies) stayed fp32
 
+class SamplingWeights(unittest.TestCase):
+    @staticmethod
+    def episode(length: int, close_at: int | None, perturbed_until: int = 0) -> R.Episode:
+        actions = np.zeros((length, 7), np.float32)
+        actions[:, 6] = 0.08
+        if close_at is not None:
+            actions[close_at:, 6] = 0.0
+        pert = np.arange(length) < perturbed_until if perturbed_until else None
+        return R.Episode("e", "pick up the red cube", np.zeros(16, np.int64), {}, np.zeros((length, 7), np.float32),
+                         actions, True, 0, pert)
+
+    def test_grasp_window_is_drawn_more_often_from_the_first_clean_close(self):
+        eps = [self.episode(100, 60), self.episode(100, None), self.episode(100, 80, perturbed_until=20)]
+        index = np.array([(e, t) for e in range(3) for t in range(100)])
+        dc = {"early_weight": 1.0, "grasp_weight": 4.0, "grasp_window": [10, 2]}
+        self.assertIsNone(T.sampling_weights(eps, index, {"early_weight": 1.0}, 0.03, log=lambda _: None))
+        p = T.sampling_weights(eps, index, dc, 0.03, log=lambda _: None).reshape(3, 100)
+        self.assertAlmostEqual(p.sum(), 1.0)
+        base = p[1, 0]
+        np.testing.assert_allclose(p[1], base)                      # never closes: no grasp window
+        np.testing.assert_allclose(p[0, 50:63], 4 * base)           # 10 before the close .. 2 after
+        np.testing.assert_allclose(p[0, :50], base)
+        np.testing.assert_allclose(p[0, 63:], base)
+        # a deliberate close during the perturbation does not count: the window is around the retry's close
+        eps[2].actions[5:15, 6] = 0.0
+        p = T.sampling_weights(eps, index, dc, 0.03, log=lambda _: None).reshape(3, 100)
+        np.testing.assert_allclose(p[2, 70:83], 4 * p[1, 0])
+        np.testing.assert_allclose(p[2, :70], p[1, 0])
+
+    def test_approach_and_grasp_weights_multiply(self):
+        eps = [self.episode(100, 30)]
+        index = np.array([(0, t) for t in range(100)])
+        p = T.sampling_weights(eps, index, {"early_weight": 2.0, "early_fraction": 0.4, "grasp_weight": 3.0,
+                                            "grasp_window": [5, 0]}, 0.03, log=lambda _: None)
+        np.testing.assert_allclose(p[25:31] / p[99], 6.0)   # approach and grasp
+        np.testing.assert_allclose(p[:25] / p[99], 2.0)     # approach only
+        np.testing.assert_allclose(p[31:40] / p[99], 2.0)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

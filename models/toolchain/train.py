@@ -75,7 +75,8 @@ DEFAULT_CONFIG = {
     "model": "base",
     "seed": 0,
     "data": {"val_fraction": 0.1, "split_seed": 0, "norm": "mean_std", "only_success": True, "cache_images": False,
-             "early_weight": 1.0, "early_fraction": 0.4, "gripper_closed_below": 0.03},
+             "early_weight": 1.0, "early_fraction": 0.4, "gripper_closed_below": 0.03,
+             "grasp_weight": 1.0, "grasp_window": [30, 5]},
     "batch": 32,
     "flow_samples": 4,
     "energy_contexts": 8,
@@ -168,6 +169,43 @@ class Trainable(nn.Module):
         if goal_heads and not (cfg.vision == "keypoints" and cfg.text_keypoints):
             raise ValueError("lambdas goal_kp / goal_ctx need a model with instruction-query keypoints (kp-text, kp-text-hr)")
         self.goal = GoalHeads(cfg) if goal_heads else None
+
+
+def sampling_weights(eps, index: np.ndarray, dc: dict, closed_below: float, log=print):
+    """Per-sample draw probabilities (None = uniform).
+
+    Approach phase: steps in the first `early_fraction` of an episode (the arm has yet to reach the
+    named object, so only the instruction + cameras say where to go) are drawn `early_weight` times
+    as often; later steps mostly continue what the state already shows. Measured from the first
+    trained step, so a recovery episode's re-approach is its approach.
+    Grasp phase: the `grasp_window` = [before, after] steps around the first commanded gripper
+    close are drawn `grasp_weight` times as often (multiplying the approach weight): the last
+    centimetres and the wrist roll decide whether the fingers meet the cube's faces or pinch an
+    edge that slips out in transit.
+    """
+    early_w, grasp_w = float(dc.get("early_weight", 1.0)), float(dc.get("grasp_weight", 1.0))
+    if early_w == 1.0 and grasp_w == 1.0:
+        return None
+    ep_i, step = index[:, 0], index[:, 1]
+    first = np.array([eps[i].first_clean for i in range(len(eps))], np.int64)
+    length = np.array([eps[i].length for i in range(len(eps))], np.int64)
+    w = np.ones(len(index), np.float64)
+    early = step - first[ep_i] < float(dc.get("early_fraction", 0.4)) * (length - first)[ep_i]
+    w[early] *= early_w
+    grasp = np.zeros(len(index), bool)
+    if grasp_w != 1.0:
+        before, after = (int(v) for v in dc.get("grasp_window", [30, 5]))
+        close = np.full(len(eps), -10**9, np.int64)  # episodes that never close: no grasp window
+        for i, e in enumerate(eps):
+            shut = np.nonzero(e.actions[e.first_clean:, 6] < closed_below)[0]
+            if len(shut):
+                close[i] = e.first_clean + int(shut[0])
+        grasp = (step >= close[ep_i] - before) & (step <= close[ep_i] + after)
+        w[grasp] *= grasp_w
+    p = w / w.sum()
+    log(f"sampling: {early.mean():.0%} of samples are approach-phase (x{early_w}, {p[early].sum():.0%} of draws), "
+        f"{grasp.mean():.0%} grasp-phase (x{grasp_w}, {p[grasp].sum():.0%} of draws)")
+    return p
 
 
 def uses_goal_heads(conf: dict) -> bool:
@@ -396,20 +434,7 @@ def train(conf: dict, data_dir: str, out: str, device: str = "auto", time_limit_
     log(f"data: {len(train_eps)} train episodes ({len(train_set)} samples), {len(val_eps)} val episodes "
         f"({len(val_set) if val_set else 0} samples); device {device}, {torch.get_num_threads()} threads")
 
-    # Approach-phase weighting: steps in the first `early_fraction` of an episode (the arm has yet
-    # to reach the named object, so only the instruction + cameras say where to go) are drawn
-    # `early_weight` times as often. Later steps mostly continue what the state already shows.
-    dc = conf["data"]
-    sample_p = None
-    if float(dc.get("early_weight", 1.0)) != 1.0:
-        # measured from the first trained step: a recovery episode's re-approach is its approach
-        first = np.array([train_eps[i].first_clean for i in train_set.index[:, 0]], np.float64)
-        lengths = np.array([train_eps[i].length for i in train_set.index[:, 0]], np.float64) - first
-        early = train_set.index[:, 1] - first < float(dc.get("early_fraction", 0.4)) * lengths
-        w = np.where(early, float(dc["early_weight"]), 1.0)
-        sample_p = w / w.sum()
-        log(f"sampling: {early.mean():.0%} of samples are approach-phase, drawn x{dc['early_weight']} "
-            f"({(sample_p * early).sum():.0%} of draws)")
+    sample_p = sampling_weights(train_eps, train_set.index, conf["data"], closed_below, log)
 
     torch.manual_seed(seed)
     net = Trainable(cfg, tok, fc["head_layers"], uses_goal_heads(conf)).to(device)
