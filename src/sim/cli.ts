@@ -168,7 +168,7 @@ async function simulate(a: SimArgs): Promise<number> {
       const original = t.original_target_rate !== undefined ? `  originally named object ${(100 * t.original_target_rate).toFixed(0)}%` : '';
       const grasped = t.grasped_rate !== undefined ? `  grasped ${(100 * t.grasped_rate).toFixed(0)}%` : '';
       const f = t.place_failures;
-      const failures = f ? `  failures: not grasped ${f.not_grasped}, still held ${f.still_held}, on the other pad ${f.on_other_pad}, off the pad ${f.off_pad}` : '';
+      const failures = f && t.successes < t.episodes ? `  failures: not grasped ${f.not_grasped}, still held ${f.still_held}, on the other pad ${f.on_other_pad}, off the pad ${f.off_pad}` : '';
       process.stdout.write(`${task.padEnd(6)} success ${(100 * t.success_rate).toFixed(0).padStart(3)}% (${t.successes}/${t.episodes})  mean length ${t.mean_episode_steps.toFixed(0)} steps (${t.mean_episode_seconds.toFixed(1)} s)  closest approach p50 ${(100 * t.median_closest_approach_m).toFixed(1)} cm${grasped}${original}${failures}\n`);
     }
     process.stdout.write(`control rate ${report.control_hz.toFixed(1)} Hz (target ${report.target_control_hz.toFixed(0)}), obs->chunk p50 ${report.obs_to_chunk_ms.p50.toFixed(1)} ms, p99 ${report.obs_to_chunk_ms.p99.toFixed(1)} ms, starved ticks ${report.starved_ticks}\n`);
