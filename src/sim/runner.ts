@@ -77,7 +77,8 @@ export interface PlaceFailures {
   still_held: number;
   /** Released within the other pad's square. */
   on_other_pad: number;
-  /** Released anywhere else (short of the pad, dropped on the way, pushed off). */
+  /** Out of the fingers anywhere else: short of the pad, dropped on the way, pushed off (or, rarely,
+   *  on the named pad with the fingers let go but not opened as wide as success asks). */
   off_pad: number;
 }
 
