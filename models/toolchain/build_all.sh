@@ -17,8 +17,8 @@ for preset in tiny-flow-quantile tiny-ddim tiny-l1; do
   /usr/bin/python3 models/toolchain/build_bundle.py --preset "$preset" --seed "$SEED" \
     --out "models/bundles/vlad-$preset"
 done
-# vlad-base-flow 1.5.0 / vlad-base-l1 1.4.0: stage 14 weights (+ more place/pick/touch data, grasp-phase sampling x4); flow sampled at noise_scale 0.25.
-for kv in flow:1.5.0 l1:1.4.0; do
+# vlad-base-flow 1.6.0 / vlad-base-l1 1.5.0: stage 15 weights (grasp-phase sampling x8 on stage 14); flow sampled at noise_scale 0.25.
+for kv in flow:1.6.0 l1:1.5.0; do
   kind="${kv%%:*}"
   /usr/bin/python3 models/toolchain/build_bundle.py --preset "kp-$kind" --weights models/weights/vlad-base.pt \
     --name "vlad-base-$kind" --version "${kv#*:}" --out "models/bundles/vlad-base-$kind"

@@ -45,7 +45,7 @@ test('each sampler kind serves a chunk from the bundle that declares it', async 
       assert.ok(r.chunk.actions.every(Number.isFinite));
       assert.equal(r.chunk.t0Ns, 123n);
       assert.equal(r.chunk.dt, 0.02);
-      assert.equal(r.chunk.modelVersion, `${name}@${name === 'vlad-base-flow' ? '1.5.0' : '0.1.0'}`);
+      assert.equal(r.chunk.modelVersion, `${name}@${name === 'vlad-base-flow' ? '1.6.0' : '0.1.0'}`);
       assert.ok(r.timings.totalMs >= r.timings.prefixMs);
     } finally {
       await engine.close();
