@@ -7,7 +7,7 @@ import type { ActionChunk, CameraImage, Observation } from '../core/contracts.js
 import { chunkToTrajectory } from '../robot/index.js';
 import { DEFAULT_REPLAN_THRESHOLD } from '../control/loop.js';
 import { deriveSeed } from './rng.js';
-import { sampleTask, swapTargetColour, type TaskInstance, type TaskName } from './tasks.js';
+import { padOffset, sampleTask, swapTargetColour, type TaskInstance, type TaskName } from './tasks.js';
 import { SETTLE_TICKS, type EpisodeSink } from './episode.js';
 import { PAD_COLORS, PAD_HALF } from './scene.js';
 import { ScriptedExpert } from './expert.js';
@@ -62,7 +62,7 @@ export interface ClosedLoopEpisode {
   placeEnd?: PlaceEnd;
 }
 
-/** Offsets are max(|dx|, |dy|) from a pad's centre (m), so under PAD_HALF means inside its square. */
+/** Offsets are `padOffset`s (m): under PAD_HALF means inside that pad's square. */
 export interface PlaceEnd {
   goalOffsetM: number;
   otherPadOffsetM: number;
@@ -131,10 +131,8 @@ const distance = (a: readonly number[], b: readonly number[]): number => Math.hy
 const PAD_BODIES = Object.keys(PAD_COLORS).map((c) => `pad_${c}`);
 
 function placeEndOf(robot: SimRobot, target: string, goal: string): PlaceEnd {
-  const [x, y] = robot.world.bodyPos(target);
-  const offset = (pad: string): number => { const [px, py] = robot.world.bodyPos(pad); return Math.max(Math.abs(x - px), Math.abs(y - py)); };
-  const others = PAD_BODIES.filter((p) => p !== goal).map(offset);
-  return { goalOffsetM: offset(goal), otherPadOffsetM: Math.min(Infinity, ...others), held: robot.world.gripperTouches(target) };
+  const others = PAD_BODIES.filter((p) => p !== goal).map((pad) => padOffset(robot.world, target, pad));
+  return { goalOffsetM: padOffset(robot.world, target, goal), otherPadOffsetM: Math.min(Infinity, ...others), held: robot.world.gripperTouches(target) };
 }
 
 /** The observation with every camera image black (same sizes, fresh buffers). */

@@ -117,17 +117,22 @@ export interface SuccessProbe {
   gripperTouches(body: string): boolean;
 }
 
+/** How far a body sits from a pad's centre in the table plane (m), as max(|dx|, |dy|): under
+ *  PAD_HALF means inside the pad's square. */
+export function padOffset(probe: Pick<SuccessProbe, 'bodyPos'>, body: string, pad: string): number {
+  const [x, y] = probe.bodyPos(body);
+  const [px, py] = probe.bodyPos(pad);
+  return Math.max(Math.abs(x - px), Math.abs(y - py));
+}
+
 export function isSuccess(inst: TaskInstance, probe: SuccessProbe): boolean {
   switch (inst.task) {
     case 'pick':
       // Lifted *and* held: a cube knocked into the air by a flailing arm is not a pick.
       return probe.bodyPos(inst.target)[2] > CUBE_HALF + 0.05 && probe.gripperTouches(inst.target);
-    case 'place': {
-      const [x, y, z] = probe.bodyPos(inst.target);
-      const [px, py] = probe.bodyPos(inst.goal!);
-      return Math.abs(x - px) < PAD_HALF && Math.abs(y - py) < PAD_HALF && z < CUBE_HALF + 0.008
+    case 'place':
+      return padOffset(probe, inst.target, inst.goal!) < PAD_HALF && probe.bodyPos(inst.target)[2] < CUBE_HALF + 0.008
         && probe.gripperOpening() > 0.05;
-    }
     case 'touch':
       return probe.gripperTouches(inst.target);
   }
