@@ -52,7 +52,7 @@ RUN bash -c "source /opt/ros/${ROS_DISTRO}/install/setup.bash \
  && node -e \"require('rclnodejs')\""
 COPY . .
 RUN npm run build \
- && node dist/src/cli.js bundle verify models/bundles/vlad-base-flow
+ && node dist/src/cli/main.js bundle verify models/bundles/vlad-base-flow
 
 # Where TensorRT engine caches and recordings go (mount /data from the host to keep them).
 RUN mkdir -p /var/cache/vlad/trt /data

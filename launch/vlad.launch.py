@@ -22,7 +22,7 @@ def generate_launch_description():
     ]
     node = ExecuteProcess(
         cmd=[
-            'node', os.path.join(ROOT, 'dist', 'src', 'cli.js'), 'run',
+            'node', os.path.join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'run',
             '--profile', LaunchConfiguration('hw_profile'),
             '--bundle', LaunchConfiguration('bundle'),
             '--ros-args', '--params-file', LaunchConfiguration('params_file'),

@@ -20,7 +20,7 @@ for c in $configs; do
     *) bundle=$flow; profile=$here/eval-profiles/cpu-$c.yaml ;;
   esac
   echo "[eval $(date +%H:%M:%S)] $c: $bundle profile $profile, $eps episodes/task, seed $seed" >&2
-  node "$root/dist/src/cli.js" sim --bundle "$bundle" --task all --episodes "$eps" --seed "$seed" --json \
+  node "$root/dist/src/cli/main.js" sim --bundle "$bundle" --task all --episodes "$eps" --seed "$seed" --json \
     --mode lockstep --profile "$profile" "${probe[@]}" > "$out/$c.json"
   node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));console.error(`[eval] ${process.argv[2]}: `+Object.entries(r.tasks).map(([t,v])=>`${t} ${v.successes}/${v.episodes}`+(v.original_target_rate!==undefined?` (original object ${Math.round(100*v.original_target_rate)}%)`:"")).join(", ")+`; obs_to_chunk p50 ${r.obs_to_chunk_ms.p50.toFixed(1)} ms`)' "$out/$c.json" "$c"
 done

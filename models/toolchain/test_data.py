@@ -182,12 +182,12 @@ class RigAndLocateLabels(unittest.TestCase):
         _, inside = rig.project("scene", np.zeros(6), np.array([2.0, 0.0, 1.0]), 96)
         self.assertFalse(inside)  # behind the camera
 
-    @unittest.skipUnless(shutil.which("node") and os.path.exists(os.path.join(REPO, "dist/src/cli.js")),
+    @unittest.skipUnless(shutil.which("node") and os.path.exists(os.path.join(REPO, "dist/src/cli/main.js")),
                          "needs node and a built dist/ (npm run build)")
     def test_labels_land_on_the_named_object_and_pad(self):
         import subprocess
         with tempfile.TemporaryDirectory() as tmp:
-            subprocess.run(["node", os.path.join(REPO, "dist/src/cli.js"), "collect", "--task", "pick,place,touch",
+            subprocess.run(["node", os.path.join(REPO, "dist/src/cli/main.js"), "collect", "--task", "pick,place,touch",
                             "--episodes", "1", "--seed", "5", "--out", tmp], check=True, capture_output=True)
             eps = R.load_vlad_dataset(tmp)
         self.assertEqual(len(eps), 3)
@@ -213,18 +213,18 @@ class RigAndLocateLabels(unittest.TestCase):
                     checked += 1
         self.assertGreaterEqual(checked, 5)  # 3 objects in the scene view, the pad, most in the wrist view
 
-    @unittest.skipUnless(shutil.which("node") and os.path.exists(os.path.join(REPO, "dist/src/cli.js")),
+    @unittest.skipUnless(shutil.which("node") and os.path.exists(os.path.join(REPO, "dist/src/cli/main.js")),
                          "needs node and a built dist/ (npm run build)")
     def test_recovery_episodes_train_from_the_recovery_on(self):
         import subprocess
         with tempfile.TemporaryDirectory() as tmp:
-            subprocess.run(["node", os.path.join(REPO, "dist/src/cli.js"), "collect", "--task", "pick,place",
+            subprocess.run(["node", os.path.join(REPO, "dist/src/cli/main.js"), "collect", "--task", "pick,place",
                             "--episodes", "1", "--seed", "77", "--miss-rate", "1", "--out", tmp],
                            check=True, capture_output=True)
             eps = R.load_vlad_dataset(tmp)
             both = R.load_vlad_dataset(f"{tmp},{tmp}")  # several datasets: comma-separated paths
             short = os.path.join(tmp, "short")
-            subprocess.run(["node", os.path.join(REPO, "dist/src/cli.js"), "collect", "--task", "place",
+            subprocess.run(["node", os.path.join(REPO, "dist/src/cli/main.js"), "collect", "--task", "place",
                             "--episodes", "2", "--seed", "78", "--release-miss-rate", "1", "--out", short],
                            check=True, capture_output=True)
             released_short = R.load_vlad_dataset(short)

@@ -1,7 +1,7 @@
 // manifest.json: types, JSON Schema and the semantic checks a schema cannot express.
 // The format is documented in models/BUNDLE_FORMAT.md; this file is its executable form.
 import { Ajv } from 'ajv';
-import { firstSchemaError } from '../core/schema-error.js';
+import { firstSchemaError, type CameraSpec } from '../core/index.js';
 
 export const SCHEMA_VERSION = 1;
 export const EXPERT_KINDS = ['flow_matching', 'ddim', 'l1_regression'] as const;
@@ -14,7 +14,8 @@ export type TensorDtype = (typeof TENSOR_DTYPES)[number];
 export type Dim = number | string;
 export interface TensorSpec { name: string; dtype: TensorDtype; shape: Dim[] }
 export interface GraphSpec { file: string; inputs: TensorSpec[]; outputs: TensorSpec[] }
-export interface CameraSpec { name: string; height: number; width: number; channels: number }
+
+export type { CameraSpec };
 
 export interface IoSpec {
   cameras: CameraSpec[];

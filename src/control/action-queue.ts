@@ -13,6 +13,7 @@ export type JoinConfig =
   | { method: 'rtc'; maxGuidanceWeight?: number };
 
 export type JoinMethod = JoinConfig['method'];
+export const JOIN_METHODS: readonly JoinMethod[] = ['replace', 'ensemble', 'rtc'];
 
 export interface QueuedChunk {
   readonly chunk: ActionChunk;

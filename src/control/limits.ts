@@ -1,10 +1,7 @@
 // Robot description for the safety envelope (hw-profiles/robots/*.yaml): per-joint position, velocity,
 // acceleration limits and an optional per-tick step. Validated like hw-profiles: unknown keys and
 // bad values are errors naming the file and the field.
-import { readFile } from 'node:fs/promises';
-import { Ajv } from 'ajv';
-import { firstSchemaError } from '../core/schema-error.js';
-import { parse as parseYaml } from 'yaml';
+import { compileSchema, ConfigError, readYamlFile, validateConfig } from '../core/index.js';
 
 export interface JointLimits {
   name: string;
@@ -58,22 +55,20 @@ const SCHEMA = {
   },
 } as const;
 
-const validate = new Ajv({ strict: true }).compile(SCHEMA);
+const validate = compileSchema<RobotDescription>(SCHEMA);
 
-export class RobotDescriptionError extends Error {
-  constructor(readonly file: string, readonly field: string, message: string) {
-    super(`${file}: ${field}: ${message}`);
+export class RobotDescriptionError extends ConfigError {
+  constructor(file: string, field: string, message: string) {
+    super(file, field, message);
     this.name = 'RobotDescriptionError';
   }
 }
 
+const descriptionError = (file: string, field: string, message: string) => new RobotDescriptionError(file, field, message);
+
 /** Validates a parsed object (YAML or JSON) as a robot description. */
 export function parseRobotDescription(raw: unknown, file: string): RobotDescription {
-  if (!validate(raw)) {
-    const { field, message } = firstSchemaError(validate.errors);
-    throw new RobotDescriptionError(file, field, message);
-  }
-  const desc = raw as unknown as RobotDescription;
+  const desc = validateConfig(validate, raw, file, descriptionError);
   const seen = new Set<string>();
   desc.joints.forEach((j, i) => {
     const at = `joints.${i}`;
@@ -88,17 +83,5 @@ export function parseRobotDescription(raw: unknown, file: string): RobotDescript
 }
 
 export async function loadRobotDescription(path: string): Promise<RobotDescription> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new RobotDescriptionError(path, '(file)', 'cannot read robot description');
-  }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (err) {
-    throw new RobotDescriptionError(path, '(root)', `not valid YAML: ${(err as Error).message}`);
-  }
-  return parseRobotDescription(raw, path);
+  return parseRobotDescription(await readYamlFile(path, 'robot description', descriptionError), path);
 }

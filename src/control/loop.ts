@@ -1,16 +1,20 @@
 // The control loop: one step per tick, synchronous and allocation-light, on the main thread.
-//   read state -> watchdog -> joined action for this step -> safety filter -> send -> maybe re-plan
+//   poll inputs -> who commands (mode, hand-over) -> watchdog -> joined action or operator target
+//   -> blend at a change of commander -> safety filter -> send -> maybe re-plan
 // Planning is asynchronous: when the remaining horizon falls to the threshold, the latest
 // observation goes to the planner (a policy worker) and the loop keeps executing the old plan.
 // The chunk joins the queue when it lands; its delay d (control steps from its observation time to
-// its arrival) is recorded, and it acts only from the next step on.
-import type { ActionChunk, Observation } from '../core/contracts.js';
+// its arrival) is recorded, and it acts only from the next step on. Every executed step goes to
+// the taps with its provenance (who commanded it, and for policy steps the chunk it came from).
+import type { ActionChunk, ControlMode, JointCommand, JointTrajectory, Observation, OperatingMode, TrajectoryPoint } from '../core/index.js';
+import { systemClock, type Clock } from '../core/index.js';
 import { ActionQueue, type JoinConfig, type QueuedChunk } from './action-queue.js';
 import type { RobotDescription } from './limits.js';
 import { Ratekeeper, type RatekeeperOptions, type TickAccountant, type TickTiming } from './ratekeeper.js';
 import { SafetyFilter, type SafetyRule } from './safety.js';
-import { systemClock, type ChunkPlanner, type Clock, type JointCommand, type JointTrajectory, type ObservationSource, type PlanOutcome, type PlanRequest, type RobotIO, type RtcPrefix, type TrajectoryPoint } from './types.js';
-import { Watchdog, type ControlMode, type WatchdogEvent } from './watchdog.js';
+import type { ChunkPlanner, LoopInputs, LoopRobot, PlanOutcome, PlanRequest, RtcPrefix } from './types.js';
+import { Watchdog, type WatchdogState, type WatchdogEvent } from './watchdog.js';
+import { Blend, DEFAULT_HANDOVER, Handover, type Commander, type HandoverConfig } from './handover.js';
 import { warmUpControlPath, type WarmUpResult } from './warmup.js';
 
 /** What the loop reports; src/metrics' ControlMetrics implements it with Prometheus instruments. */
@@ -18,11 +22,12 @@ export interface ControlTelemetry {
   /** `timing` (real timers only) says how late the coarse wake came and which margin it used. */
   tick(lateS: number, misses: number, timing?: TickTiming): void;
   clamp(rule: SafetyRule, joint: string): void;
-  watchdog(event: WatchdogEvent, mode: ControlMode): void;
+  watchdog(event: WatchdogEvent, state: WatchdogState): void;
   queueDepth(steps: number): void;
   inferenceDelay(steps: number): void;
   inferenceStage(stage: string, seconds: number): void;
-  chunk(outcome: 'accepted' | 'stale' | 'invalid' | 'late'): void;
+  /** `chunk` comes with 'accepted' (telemetry publishes it). */
+  chunk(outcome: 'accepted' | 'stale' | 'invalid' | 'late', chunk?: ActionChunk): void;
 }
 
 /** Gate for compute (src/sched): control inference asks through it at the highest priority. */
@@ -42,12 +47,19 @@ export interface TickRecord {
   readonly step: number;
   readonly scheduledNs: bigint;
   readonly actualNs: bigint;
-  readonly mode: ControlMode;
-  /** The joined plan's action before the safety filter (undefined when holding). */
+  readonly state: WatchdogState;
+  /** Who commanded this step (the recorded control_mode). */
+  readonly source: ControlMode;
+  readonly commander: Commander;
+  /** The commander's target before the safety filter, blended at a hand-over (undefined when holding). */
   readonly desired: Float64Array | undefined;
+  /** The policy's joined action for this step, before any blend (undefined when the queue has none). */
+  readonly planned: Float64Array | undefined;
   readonly command: JointCommand;
   /** Sequence number of the newest chunk in the queue (0 = none). */
   readonly chunkSeq: number;
+  /** For policy steps: the newest chunk that produced the action (model, adapter, noise seed, delay d). */
+  readonly chunk: ActionChunk | undefined;
   readonly observation: Observation | undefined;
 }
 
@@ -55,10 +67,14 @@ export type TickTap = (record: TickRecord) => void;
 
 export interface ControlLoopOptions {
   rateHz: number;
-  robot: RobotIO;
+  robot: LoopRobot;
   robotDescription: RobotDescription;
-  observations: ObservationSource;
+  /** The observation store: inputs polled every tick, with per-stream health. */
+  observations: LoopInputs;
   planner: ChunkPlanner;
+  /** Who may command the arm at start (default autonomous; setMode() switches). */
+  mode?: OperatingMode;
+  handover?: HandoverConfig;
   join?: JoinConfig;
   /**
    * Re-plan when the remaining horizon is at most this fraction of the last chunk (default
@@ -66,8 +82,6 @@ export interface ControlLoopOptions {
    * delay plus one step (so the next chunk lands before this one runs out).
    */
   replanThreshold?: number;
-  /** Observations or joint states older than this stop the plan. Default 0.25 s. */
-  maxObservationAgeS?: number;
   /** A plan request unanswered for this long is abandoned (and retried). Default 1 s. */
   maxPlanWaitS?: number;
   /** RTC: estimate d from the largest delay of this many recent chunks. Default 20. */
@@ -89,7 +103,12 @@ export interface ControlLoopOptions {
 
 export interface ControlLoopStats {
   ticks: number;
-  mode: ControlMode;
+  state: WatchdogState;
+  mode: OperatingMode;
+  /** Executed steps by provenance. */
+  steps: Record<ControlMode, number>;
+  /** Operator take-overs and hand-backs (intervention mode). */
+  handovers: { takeover: number; release: number; silence: number };
   chunksAccepted: number;
   chunksDropped: number;
   planRequests: number;
@@ -110,6 +129,12 @@ export class ControlLoop {
   private readonly queue: ActionQueue;
   private readonly safety: SafetyFilter;
   private readonly watchdogState = new Watchdog();
+  private readonly handover: Handover;
+  private readonly blend: Blend;
+  private lastCommander: Commander | undefined;
+  private lastSource: ControlMode = 'hold';
+  private readonly policyDesired: Float64Array;
+  private readonly stepLimit: Float64Array;
   private readonly join: JoinConfig;
   private readonly desired: Float64Array;
   private readonly taps = new Set<TickTap>();
@@ -119,6 +144,7 @@ export class ControlLoop {
   private requestSeq = 0;
   private generation = 0;
   private hardStopActive = false;
+  private suspended = false;
   private closed = false;
   private recentDelaysS: number[] = [];
   /** Largest of recentDelaysS (0 before the first chunk). */
@@ -141,22 +167,35 @@ export class ControlLoop {
     this.queue = new ActionQueue(this.join, this.periodS, n);
     this.safety = new SafetyFilter(opts.robotDescription, this.periodS);
     this.desired = new Float64Array(n);
+    this.policyDesired = new Float64Array(n);
+    // The per-tick step each joint may take: its max_step, or what its velocity limit allows.
+    this.stepLimit = Float64Array.from(opts.robotDescription.joints, (j) => Math.min(j.max_step ?? Infinity, j.velocity / opts.rateHz));
+    this.handover = new Handover(opts.handover ?? DEFAULT_HANDOVER, opts.mode ?? 'autonomous');
+    this.blend = new Blend(n);
     const output = opts.output ?? 'forward';
-    if (output === 'forward' && !opts.robot.sendCommand) throw new Error('control loop: forward output needs robot.sendCommand');
-    if (output === 'trajectory' && !opts.robot.sendTrajectory) throw new Error('control loop: trajectory output needs robot.sendTrajectory');
-    const t = opts.telemetry;
+        const t = opts.telemetry;
     if (t) this.safety.onClamp((rule, j) => t.clamp(rule, this.jointNames[j]!));
-    this.stats = { ticks: 0, mode: 'waiting', chunksAccepted: 0, chunksDropped: 0, planRequests: 0, plannerErrors: 0, delays: [], watchdogEvents: {}, clamps: this.safety.clamps };
+    this.stats = {
+      ticks: 0, state: 'waiting', mode: this.handover.mode, steps: { policy: 0, teleop: 0, intervention: 0, hold: 0, perturbation: 0 },
+      handovers: { takeover: 0, release: 0, silence: 0 },
+      chunksAccepted: 0, chunksDropped: 0, planRequests: 0, plannerErrors: 0, delays: [], watchdogEvents: {}, clamps: this.safety.clamps,
+    };
   }
 
-  get mode(): ControlMode { return this.watchdogState.mode; }
+  /** The watchdog's state (run, hold, stop, waiting). */
+  get state(): WatchdogState { return this.watchdogState.state; }
+  /** Who may command the arm. */
+  get mode(): OperatingMode { return this.handover.mode; }
+  get operatorEngaged(): boolean { return this.handover.operatorEngaged; }
   get epoch(): bigint | undefined { return this.epochNs; }
   get lastExecutedStep(): number { return this.lastStep; }
   get actionQueue(): ActionQueue { return this.queue; }
   get commandState() { return this.safety.state; }
 
   snapshot(): ControlLoopStats {
-    return { ...this.stats, mode: this.mode, delays: [...this.stats.delays], watchdogEvents: { ...this.stats.watchdogEvents }, clamps: Object.fromEntries(Object.entries(this.safety.clamps).map(([k, v]) => [k, [...v]])) as Record<SafetyRule, number[]> };
+    const handovers = { takeover: 0, release: 0, silence: 0 };
+    for (const e of this.handover.events) handovers[e.kind]++;
+    return { ...this.stats, state: this.state, mode: this.mode, steps: { ...this.stats.steps }, handovers, delays: [...this.stats.delays], watchdogEvents: { ...this.stats.watchdogEvents }, clamps: Object.fromEntries(Object.entries(this.safety.clamps).map(([k, v]) => [k, [...v]])) as Record<SafetyRule, number[]> };
   }
 
   /** Subscribes to every executed step (the recorder's tap). Returns the unsubscribe function. */
@@ -167,6 +206,39 @@ export class ControlLoop {
 
   /** The hard-stop input: while active the loop brakes at the emergency deceleration and holds. */
   hardStop(active: boolean): void { this.hardStopActive = active; }
+  get hardStopped(): boolean { return this.hardStopActive; }
+
+  /**
+   * Switches who may command the arm; takes effect at the next tick, blended. The policy's plan
+   * is dropped (a new mode plans afresh) and operator commands sent before now are ignored.
+   */
+  setMode(mode: OperatingMode): void {
+    if (mode === this.handover.mode) return;
+    this.handover.setMode(mode);
+    this.dropPlan();
+    this.opts.log?.(`mode: ${mode}`);
+  }
+
+  /**
+   * The robot was moved by something other than this loop (a simulated scene reset): restart the
+   * command state from the next measured state and plan afresh.
+   */
+  resync(): void {
+    this.suspended = false;
+    this.safety.unset();
+    this.dropPlan();
+    this.handover.awaitPolicy();
+    this.blend.stop();
+  }
+
+  /** Ticks do nothing until resync(): the robot is being moved by something else (a scene reset). */
+  suspend(): void { this.suspended = true; }
+
+  private dropPlan(): void {
+    this.queue.clear();
+    this.generation++; // answers to requests made before now are dropped
+    this.inflight = undefined;
+  }
 
   /** Fixes the time base: control step k is due at epochNs + k * period. */
   begin(epochNs: bigint): void {
@@ -219,8 +291,11 @@ export class ControlLoop {
   tick(step: number, actualNs: bigint = this.clock.nowNs()): TickRecord | undefined {
     if (this.epochNs === undefined) this.begin(actualNs - BigInt(step) * this.periodNs);
     if (step <= this.lastStep) throw new Error(`control loop: step ${step} after step ${this.lastStep}`);
+    if (this.suspended) return undefined;
     const scheduledNs = this.stepTimeNs(step);
     const nowNs = this.clock.nowNs();
+    const inputs = this.opts.observations;
+    inputs.poll(nowNs);
     const state = this.opts.robot.readState();
     if (!this.safety.ready) {
       if (!state) return undefined; // nothing to command before the first joint state
@@ -229,44 +304,58 @@ export class ControlLoop {
     this.lastStep = step;
     this.stats.ticks++;
     this.queue.prune(step);
-    const obs = this.opts.observations.latest();
-    const maxAgeNs = BigInt(Math.round((this.opts.maxObservationAgeS ?? 0.25) * 1e9));
-    const fresh = obs !== undefined && state !== undefined && nowNs - obs.stampNs <= maxAgeNs && nowNs - state.stampNs <= maxAgeNs;
+    const obs = inputs.latest();
     this.expirePlanRequest(nowNs);
 
-    const haveAction = this.queue.sample(step, this.desired);
-    const decision = this.watchdogState.update({ hardStop: this.hardStopActive, observationsFresh: fresh, haveAction });
-    if (decision.invalidatePlan) {
-      this.queue.clear();
-      this.generation++; // answers to requests made before the fault are dropped
-      this.inflight = undefined;
-    }
-    if (decision.event) this.event(decision.event);
+    const havePolicy = this.queue.sample(step, this.policyDesired);
+    const d = this.handover.decide({ nowNs, operator: inputs.operator(), policy: havePolicy ? this.policyDesired : undefined });
+    if (d.dropPlan) this.dropPlan();
+    const consumer = d.commander === 'policy' ? 'policy' : d.commander === 'operator' ? 'operator' : 'hold';
+    const stale = inputs.staleFor(consumer, nowNs);
+    const prevState = this.watchdogState.state;
+    const decision = this.watchdogState.update({
+      hardStop: this.hardStopActive, engaged: d.commander !== 'hold', observationsFresh: stale === undefined,
+      haveAction: d.desired !== undefined, starvedEvent: d.commander === 'operator' ? 'operator_stale' : 'chunk_overdue',
+    });
+    if (decision.invalidatePlan) this.dropPlan();
+    if (decision.event) this.event(decision.event, stale);
 
     let desired: Float64Array | undefined;
-    if (decision.mode === 'run') {
+    let source: ControlMode = 'hold';
+    if (decision.state === 'run' && d.desired) {
+      // A new commander, or the arm allowed to move again: blend from where it was commanded.
+      if (prevState !== 'run' || d.commander !== this.lastCommander) this.blend.start(this.safety.state.positions, d.desired, (this.opts.handover?.blendS ?? DEFAULT_HANDOVER.blendS) / this.periodS, this.stepLimit);
       desired = this.desired;
+      desired.set(d.desired);
+      this.blend.apply(desired);
       this.safety.filter(desired);
+      source = d.provenance;
     } else {
-      this.safety.brake(decision.mode === 'stop' ? 'emergency' : 'hold');
+      this.safety.brake(decision.state === 'stop' ? 'emergency' : 'hold');
     }
+    this.lastCommander = decision.state === 'run' ? d.commander : undefined;
+    this.stats.steps[source]++;
     const cmdState = this.safety.state;
     const command: JointCommand = { stampNs: scheduledNs, step, positions: Float64Array.from(cmdState.positions), velocities: Float64Array.from(cmdState.velocities) };
-    if ((this.opts.output ?? 'forward') === 'forward') this.opts.robot.sendCommand!(command);
-    else if (decision.event && decision.mode !== 'run') this.sendTrajectory(decision.mode === 'stop' ? 'stop' : 'hold');
+    if ((this.opts.output ?? 'forward') === 'forward') this.opts.robot.sendCommand(command);
+    else if (decision.event && decision.state !== 'run') this.sendTrajectory(decision.state === 'stop' ? 'stop' : 'hold');
+    else if (source !== 'policy' && source !== 'hold') this.sendTrajectory('teleop');
+    else if (source === 'policy' && this.lastSource !== 'policy') this.sendTrajectory('plan');
+    this.lastSource = source;
 
     this.opts.telemetry?.queueDepth(this.queue.remainingSteps(step));
-    if (decision.mode !== 'stop' && fresh && obs) this.maybeRequestPlan(step, obs);
+    if (d.planning && decision.state !== 'stop' && obs && inputs.staleFor('policy', nowNs) === undefined) this.maybeRequestPlan(step, obs);
 
-    const record: TickRecord = { step, scheduledNs, actualNs, mode: decision.mode, desired: desired ? Float64Array.from(desired) : undefined, command, chunkSeq: this.queue.latest?.seq ?? 0, observation: obs };
+    const chunk = source === 'policy' ? this.queue.latest?.chunk : undefined;
+    const record: TickRecord = { step, scheduledNs, actualNs, state: decision.state, source, commander: d.commander, desired: desired ? Float64Array.from(desired) : undefined, planned: havePolicy ? Float64Array.from(this.policyDesired) : undefined, command, chunkSeq: this.queue.latest?.seq ?? 0, chunk, observation: obs };
     for (const tap of this.taps) tap(record);
     return record;
   }
 
-  private event(e: WatchdogEvent): void {
+  private event(e: WatchdogEvent, staleStream?: string): void {
     this.stats.watchdogEvents[e] = (this.stats.watchdogEvents[e] ?? 0) + 1;
-    this.opts.telemetry?.watchdog(e, this.watchdogState.mode);
-    if (e !== 'started') this.opts.log?.(`watchdog: ${e} -> ${this.watchdogState.mode} at step ${this.lastStep}`);
+    this.opts.telemetry?.watchdog(e, this.watchdogState.state);
+    if (e !== 'started') this.opts.log?.(`watchdog: ${e}${e === 'obs_stale' && staleStream ? ` (${staleStream})` : ''} -> ${this.watchdogState.state} at step ${this.lastStep}`);
   }
 
   private expirePlanRequest(nowNs: bigint): void {
@@ -360,7 +449,7 @@ export class ControlLoop {
     this.stats.delays.push(chunk.inferenceDelaySteps);
     const tel = this.opts.telemetry;
     if (tel) {
-      tel.chunk('accepted');
+      tel.chunk('accepted', chunk);
       tel.inferenceDelay(chunk.inferenceDelaySteps);
       tel.inferenceStage('round_trip', Number(arrivalNs - sentNs) / 1e9);
       tel.inferenceStage('observation_to_chunk', delayS);
@@ -383,6 +472,12 @@ export class ControlLoop {
   buildTrajectory(reason: JointTrajectory['reason']): JointTrajectory {
     const f = this.safety.fork();
     const from = this.lastStep + 1;
+    if (reason === 'teleop') {
+      // Streamed teleop: one point a period ahead, where this tick's command goes.
+      const point = { positions: Float64Array.from(f.state.positions), velocities: Float64Array.from(f.state.velocities), timeFromStartS: this.periodS };
+      return { stampNs: this.stepTimeNs(this.lastStep), jointNames: this.jointNames, points: [point], reason };
+    }
+    const blend = this.blend.fork();
     const latest = this.queue.latest;
     const stride = this.opts.trajectoryStride ?? Math.max(1, Math.round((latest?.chunk.dt ?? this.periodS) / this.periodS));
     const points: TrajectoryPoint[] = [];
@@ -392,6 +487,7 @@ export class ControlLoop {
       let done = false;
       if (reason === 'plan') {
         if (!this.queue.sample(s, buf)) break;
+        blend.apply(buf);
         f.filter(buf);
         done = s === last;
       } else {
@@ -406,6 +502,6 @@ export class ControlLoop {
   }
 
   private sendTrajectory(reason: JointTrajectory['reason']): void {
-    this.opts.robot.sendTrajectory!(this.buildTrajectory(reason));
+    this.opts.robot.sendTrajectory(this.buildTrajectory(reason));
   }
 }

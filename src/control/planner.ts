@@ -1,7 +1,7 @@
 // The PolicyEngine as a ChunkPlanner: per-stage timings travel with the chunk for the metrics.
 // RTC prefixes go to the worker, which guides sampling with the bundle's expert_vjp graph; a
 // bundle without one (or a non-flow expert) plans without guidance, i.e. plain replacement.
-import type { ActionChunk, Observation } from '../core/contracts.js';
+import type { ActionChunk, Observation } from '../core/index.js';
 import type { ChunkPlanner, PlanOutcome, PlanRequest } from './types.js';
 
 /** The part of PolicyEngine the control loop needs (structural, so tests can pass their own). */
@@ -14,11 +14,48 @@ export function plannerFromEngine(engine: InferenceEngine, opts: { candidates?: 
     async plan(obs: Observation, request: PlanRequest): Promise<PlanOutcome> {
       const p = request.prefix;
       const rtc = p ? { actions: p.actions, length: p.length, frozenSteps: p.frozenSteps, ...(opts.maxGuidance ? { maxGuidance: opts.maxGuidance } : {}) } : undefined;
+      const started = performance.now();
       const { chunk, timings } = await engine.infer(obs, { ...(opts.candidates ? { candidates: opts.candidates } : {}), ...(rtc ? { rtc } : {}) });
       const expertMs = timings.expertStepMs.reduce((a, b) => a + b, 0);
-      const stageMs: Record<string, number> = { prefix: timings.prefixMs, expert: expertMs, worker_total: timings.totalMs };
+      // `call`: wall time of the whole request, main thread to worker and back (lockstep runs stop
+      // virtual time while it runs, so the loop's own round trip does not show it).
+      const stageMs: Record<string, number> = { prefix: timings.prefixMs, expert: expertMs, worker_total: timings.totalMs, call: performance.now() - started };
       if (timings.energyMs > 0) stageMs.energy = timings.energyMs;
       return { chunk, stageMs };
     },
   };
 }
+
+/**
+ * Lockstep (virtual time): holds each planner answer until virtual time reaches its observation
+ * time + `delayS` (at least the next control step). Compute time is not counted: the injected
+ * delay is the whole delay, so runs are reproducible on any machine.
+ */
+export class DelayedPlanner implements ChunkPlanner {
+  private readonly held: { dueNs: bigint; result: Promise<ActionChunk | PlanOutcome>; release: (r: Promise<ActionChunk | PlanOutcome>) => void }[] = [];
+  constructor(private readonly inner: ChunkPlanner, private readonly delayNs: bigint) {}
+
+  get pending(): number { return this.held.length; }
+
+  plan(...args: Parameters<ChunkPlanner['plan']>): Promise<ActionChunk | PlanOutcome> {
+    const result = this.inner.plan(...args);
+    result.catch(() => undefined);
+    return new Promise((resolve) => { this.held.push({ dueNs: args[0].stampNs + this.delayNs, result, release: resolve }); });
+  }
+
+  /** Releases every answer due by `nowNs`, waiting for its computation (virtual time stands still). */
+  async deliver(nowNs: bigint): Promise<number> {
+    let n = 0;
+    while (this.held.length && this.held[0]!.dueNs <= nowNs) {
+      const h = this.held.shift()!;
+      await h.result.catch(() => undefined);
+      h.release(h.result);
+      n++;
+    }
+    if (n) await new Promise<void>((r) => setImmediate(r)); // let the loop's handlers run
+    return n;
+  }
+
+  async drain(): Promise<void> { await Promise.allSettled(this.held.map((h) => h.result)); }
+}
+

@@ -6,8 +6,8 @@
 // Lateness (actual - deadline) is the loop's jitter. A tick later than `lateToleranceS` counts as a
 // deadline miss and sets `lagging`; a tick later than a whole period skips the slots it lost (each
 // counted as a miss) and realigns to the grid instead of bursting to catch up.
-import type { Clock } from './types.js';
-import { systemClock } from './types.js';
+import type { Clock } from '../core/index.js';
+import { systemClock } from '../core/index.js';
 
 export interface RatekeeperOptions {
   rateHz: number;

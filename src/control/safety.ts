@@ -66,6 +66,9 @@ export class SafetyFilter {
     this.initialized = true;
   }
 
+  /** Forgets the command state: the next reset() (from a new measurement) starts it again. */
+  unset(): void { this.initialized = false; }
+
   /** A copy of the filter's state, for look-ahead (trajectory mode) without touching counters. */
   fork(): SafetyFilter {
     const f = Object.create(SafetyFilter.prototype) as SafetyFilter;

@@ -1,61 +1,19 @@
 // The control runtime's narrow interfaces. Everything the loop touches from the outside world is
 // injected through these, so the same loop drives the MuJoCo sim, a ROS 2 controller, or the
-// kinematic model of the tests (Foxglove-style injected I/O).
-import type { ActionChunk, Observation } from '../core/contracts.js';
+// kinematic model of the tests (Foxglove-style injected I/O). The robot itself is core's
+// RobotDriver; the loop needs only its read-state and send side.
+import type { ActionChunk, Observation, ObservationSource, RobotDriver } from '../core/index.js';
+import type { OperatorCommand, StreamConsumer } from './streams.js';
 
-/** Monotonic time source, nanoseconds. Real: process.hrtime.bigint; tests: a virtual clock. */
-export interface Clock {
-  nowNs(): bigint;
-}
+/** The part of a robot driver the loop uses. */
+export type LoopRobot = Pick<RobotDriver, 'readState' | 'sendCommand' | 'sendTrajectory'>;
 
-export const systemClock: Clock = { nowNs: () => process.hrtime.bigint() };
-
-/** Measured joint state (sensor_msgs/JointState without names; order = robot description). */
-export interface JointState {
-  readonly stampNs: bigint;
-  readonly positions: ArrayLike<number>;
-  readonly velocities?: ArrayLike<number>;
-}
-
-/** One per-tick command (forward_command_controller's Float64MultiArray). */
-export interface JointCommand {
-  /** Scheduled time of the control step this command belongs to, ns. */
-  readonly stampNs: bigint;
-  readonly step: number;
-  readonly positions: Float64Array;
-  readonly velocities: Float64Array;
-}
-
-/** trajectory_msgs/JointTrajectoryPoint: positions + velocities, so JTC interpolates cubically. */
-export interface TrajectoryPoint {
-  readonly positions: Float64Array;
-  readonly velocities: Float64Array;
-  /** Seconds after the trajectory's stamp; strictly increasing. */
-  readonly timeFromStartS: number;
-}
-
-/** trajectory_msgs/JointTrajectory. `stampNs` is the start time (JTC: header.stamp). */
-export interface JointTrajectory {
-  readonly stampNs: bigint;
-  readonly jointNames: readonly string[];
-  readonly points: readonly TrajectoryPoint[];
-  /** Why it was sent: a new plan, or a braking profile from the watchdog / hard stop. */
-  readonly reason: 'plan' | 'hold' | 'stop';
-}
-
-/** The robot as the control loop sees it: read joints, send commands. */
-export interface RobotIO {
-  /** Latest measured joint state, or undefined before the first message. */
-  readState(): JointState | undefined;
-  /** Forward mode: called once per control tick. */
-  sendCommand?(cmd: JointCommand): void;
-  /** Trajectory mode: called when the plan changes (new chunk, hold, stop). */
-  sendTrajectory?(traj: JointTrajectory): void;
-}
-
-/** Latest observation for the planner (ObservationStore's view). */
-export interface ObservationSource {
-  latest(): Observation | undefined;
+/** The loop's inputs (the ObservationStore): polled once per tick, asked per consumer whether they are alive. */
+export interface LoopInputs extends ObservationSource {
+  poll(nowNs: bigint): void;
+  /** The first stream `consumer` needs that is stale, or undefined. */
+  staleFor(consumer: StreamConsumer, nowNs?: bigint): string | undefined;
+  operator(): OperatorCommand | undefined;
 }
 
 /**

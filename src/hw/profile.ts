@@ -1,14 +1,8 @@
 // Hardware profiles (hw-profiles/*.yaml): one declared, validated parameter set per target, in the
 // spirit of ros2_control's generate_parameter_library: unknown keys and bad values are errors that
 // name the file and the field.
-import { readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Ajv } from 'ajv';
-import { firstSchemaError } from '../core/schema-error.js';
-import { parse as parseYaml } from 'yaml';
-import { IDLE_POLL_MODES, type IdlePollMode } from '../core/cpu-wake.js';
+import { resolve } from 'node:path';
+import { compileSchema, ConfigError, packagePath, parseYamlText, readYamlFile, validateConfig, IDLE_POLL_MODES, type IdlePollMode } from '../core/index.js';
 
 export const PROVIDER_NAMES = ['tensorrt', 'cuda', 'cpu'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
@@ -83,27 +77,23 @@ const SCHEMA = {
   },
 } as const;
 
-const validate = new Ajv({ strict: true, allowUnionTypes: true }).compile(SCHEMA);
+const validate = compileSchema<HwProfile>(SCHEMA);
 
-export class ProfileError extends Error {
-  constructor(readonly file: string, readonly field: string, message: string) {
-    super(`${file}: ${field}: ${message}`);
+export class ProfileError extends ConfigError {
+  constructor(file: string, field: string, message: string) {
+    super(file, field, message);
     this.name = 'ProfileError';
   }
 }
 
+const profileError = (file: string, field: string, message: string) => new ProfileError(file, field, message);
+
 export function parseProfile(text: string, file: string): HwProfile {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (err) {
-    throw new ProfileError(file, '(root)', `not valid YAML: ${(err as Error).message}`);
-  }
-  if (!validate(raw)) {
-    const { field, message } = firstSchemaError(validate.errors);
-    throw new ProfileError(file, field, message);
-  }
-  const profile = raw as unknown as HwProfile;
+  return checkProfile(parseYamlText(text, file, profileError), file);
+}
+
+function checkProfile(raw: unknown, file: string): HwProfile {
+  const profile = validateConfig(validate, raw, file, profileError);
   const seen = new Set<string>();
   profile.execution_providers.forEach((p, i) => {
     if (seen.has(p.name)) throw new ProfileError(file, `execution_providers[${i}].name`, `'${p.name}' listed twice`);
@@ -114,22 +104,11 @@ export function parseProfile(text: string, file: string): HwProfile {
 
 /** hw-profiles/ at the package root (works from src/ via tsc's dist/src layout). */
 export function profilesDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    if (existsSync(join(dir, 'hw-profiles'))) return join(dir, 'hw-profiles');
-    dir = dirname(dir);
-  }
-  throw new Error('hw-profiles/ not found above ' + fileURLToPath(import.meta.url));
+  return packagePath('hw-profiles');
 }
 
 /** Loads a profile by name (hw-profiles/<name>.yaml) or by path (anything with a slash or .yaml). */
 export async function loadProfile(nameOrPath: string): Promise<HwProfile> {
-  const path = /[/\\]|\.ya?ml$/.test(nameOrPath) ? resolve(nameOrPath) : join(profilesDir(), `${nameOrPath}.yaml`);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new ProfileError(path, '(file)', `no such hardware profile '${nameOrPath}'`);
-  }
-  return parseProfile(text, path);
+  const path = /[/\\]|\.ya?ml$/.test(nameOrPath) ? resolve(nameOrPath) : packagePath('hw-profiles', `${nameOrPath}.yaml`);
+  return checkProfile(await readYamlFile(path, `hardware profile '${nameOrPath}'`, profileError), path);
 }

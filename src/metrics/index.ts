@@ -14,8 +14,9 @@ export function createRegistry(opts: { processMetrics?: boolean; labels?: Record
   return registry;
 }
 
-type ModeName = 'waiting' | 'run' | 'hold' | 'stop';
-const MODES: readonly ModeName[] = ['waiting', 'run', 'hold', 'stop'];
+/** The control watchdog's states (src/control WatchdogState; structural, neither folder imports the other). */
+type WatchdogStateName = 'waiting' | 'run' | 'hold' | 'stop';
+const STATES: readonly WatchdogStateName[] = ['waiting', 'run', 'hold', 'stop'];
 
 /**
  * The control loop's instruments. Its methods match src/control's ControlTelemetry, so a loop takes
@@ -27,7 +28,7 @@ export class ControlMetrics {
   readonly deadlineMisses: Counter;
   readonly clamps: Counter<'rule' | 'joint'>;
   readonly watchdogEvents: Counter<'event'>;
-  readonly mode: Gauge<'mode'>;
+  readonly state: Gauge<'state'>;
   readonly queueDepthSteps: Gauge;
   readonly inferenceDelaySteps: Histogram;
   readonly inferenceSeconds: Histogram<'stage'>;
@@ -45,7 +46,7 @@ export class ControlMetrics {
     this.deadlineMisses = new Counter({ name: 'vlad_control_deadline_misses_total', help: 'Control ticks later than the tolerance, plus skipped ticks', registers });
     this.clamps = new Counter({ name: 'vlad_safety_clamps_total', help: 'Commands changed by a safety rule, per rule and joint', labelNames: ['rule', 'joint'], registers });
     this.watchdogEvents = new Counter({ name: 'vlad_watchdog_events_total', help: 'Watchdog transitions by cause', labelNames: ['event'], registers });
-    this.mode = new Gauge({ name: 'vlad_control_mode', help: '1 for the control mode the loop is in', labelNames: ['mode'], registers });
+    this.state = new Gauge({ name: 'vlad_control_watchdog_state', help: '1 for the watchdog state the loop is in', labelNames: ['state'], registers });
     this.queueDepthSteps = new Gauge({ name: 'vlad_control_queue_depth_steps', help: 'Control steps the action queue still covers', registers });
     this.inferenceDelaySteps = new Histogram({
       name: 'vlad_control_inference_delay_steps',
@@ -61,7 +62,7 @@ export class ControlMetrics {
       registers,
     });
     this.chunks = new Counter({ name: 'vlad_control_chunks_total', help: 'Chunks received by outcome', labelNames: ['outcome'], registers });
-    for (const m of MODES) this.mode.set({ mode: m }, m === 'waiting' ? 1 : 0);
+    for (const m of STATES) this.state.set({ state: m }, m === 'waiting' ? 1 : 0);
   }
 
   tick(lateS: number, misses: number): void {
@@ -70,9 +71,9 @@ export class ControlMetrics {
     if (misses > 0) this.deadlineMisses.inc(misses);
   }
   clamp(rule: string, joint: string): void { this.clamps.inc({ rule, joint }); }
-  watchdog(event: string, mode: ModeName): void {
+  watchdog(event: string, state: WatchdogStateName): void {
     this.watchdogEvents.inc({ event });
-    for (const m of MODES) this.mode.set({ mode: m }, m === mode ? 1 : 0);
+    for (const m of STATES) this.state.set({ state: m }, m === state ? 1 : 0);
   }
   queueDepth(steps: number): void { this.queueDepthSteps.set(steps); }
   inferenceDelay(steps: number): void { this.inferenceDelaySteps.observe(steps); }

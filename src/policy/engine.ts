@@ -4,7 +4,7 @@
 import type { Manifest } from '../bundle/index.js';
 import type { ActionChunk, Observation } from '../core/contracts.js';
 import { loadProfile, type HwProfile, type ProviderChoice } from '../hw/index.js';
-import { WorkerClient } from './client.js';
+import { startPolicyWorker, type PolicyWorker } from './client.js';
 import type { Request, ResultOf } from './protocol.js';
 import type { RtcRequest, SelfTestReport, StageTimings } from './runner.js';
 
@@ -37,7 +37,7 @@ export interface InferResult {
 
 export class PolicyEngine {
   private constructor(
-    private readonly client: WorkerClient,
+    private readonly client: PolicyWorker,
     readonly manifest: Manifest,
     readonly provider: ProviderChoice,
     readonly steps: number,
@@ -49,7 +49,7 @@ export class PolicyEngine {
   static async open(dir: string, opts: EngineOptions = {}): Promise<PolicyEngine> {
     const profile = typeof opts.profile === 'object' ? opts.profile : await loadProfile(opts.profile ?? 'cpu');
     const log = opts.log ?? ((line: string) => process.stderr.write(`[policy] ${line}\n`));
-    const client = new WorkerClient(new URL('./worker.js', import.meta.url), log);
+    const client = startPolicyWorker(log);
     try {
       const opened = await client.call<'open'>({
         op: 'open',

@@ -25,7 +25,7 @@ export type Request =
 
 export interface OpenResult { manifest: Manifest; provider: ProviderChoice; steps: number; samplerKind: string }
 
-export interface ResultOf {
+export type ResultOf = {
   open: OpenResult;
   plan: PlanResult;
   selfTest: SelfTestReport;
@@ -33,11 +33,6 @@ export interface ResultOf {
   activateAdapter: null;
   removeAdapter: null;
   close: null;
-}
+};
 
-export interface WireError { name: string; message: string; file?: string; field?: string }
-
-export type Reply =
-  | { kind: 'reply'; id: number; ok: true; result: unknown }
-  | { kind: 'reply'; id: number; ok: false; error: WireError }
-  | { kind: 'log'; line: string };
+export type { WireError } from '../core/index.js';

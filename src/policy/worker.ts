@@ -2,16 +2,16 @@
 // one at a time, in arrival order, so replays are deterministic and sessions never interleave.
 import { parentPort } from 'node:worker_threads';
 import { BundleError } from '../bundle/index.js';
-import type { Reply, Request } from './protocol.js';
+import { plainWireError, serveRpc, type RpcReply, type WireError } from '../core/index.js';
+import type { Request } from './protocol.js';
 import { PolicyRunner } from './runner.js';
 
 if (!parentPort) throw new Error('policy worker must run in a worker thread');
 const port = parentPort;
 let runner: PolicyRunner | undefined;
-let queue: Promise<void> = Promise.resolve();
 
-function send(reply: Reply, transfer: ArrayBuffer[] = []): void {
-  port.postMessage(reply, transfer);
+function send(reply: RpcReply): void {
+  port.postMessage(reply);
 }
 
 async function handle(req: Request): Promise<{ result: unknown; transfer?: ArrayBuffer[] }> {
@@ -34,15 +34,8 @@ async function handle(req: Request): Promise<{ result: unknown; transfer?: Array
   }
 }
 
-port.on('message', (req: Request) => {
-  queue = queue.then(async () => {
-    try {
-      const { result, transfer } = await handle(req);
-      send({ kind: 'reply', id: req.id, ok: true, result }, transfer);
-    } catch (err) {
-      const e = err as Error;
-      const error = err instanceof BundleError ? { name: e.name, message: e.message, file: err.file, field: err.field } : { name: e.name ?? 'Error', message: e.message ?? String(err) };
-      send({ kind: 'reply', id: req.id, ok: false, error });
-    }
-  });
-});
+function toWire(err: unknown): WireError {
+  return err instanceof BundleError ? { name: err.name, message: err.message, file: err.file, field: err.field } : plainWireError(err);
+}
+
+serveRpc<Request>(port, handle, toWire);

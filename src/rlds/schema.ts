@@ -2,7 +2,6 @@
 import { feat, type FeatureNode } from './features.js';
 import { NAME_RE } from './info.js';
 
-export interface CameraSpec { name: string; height: number; width: number; channels: number }
 export interface RecorderIOSpec {
   cameras: CameraSpec[];
   stateDim: number;
@@ -11,10 +10,12 @@ export interface RecorderIOSpec {
   actionNames?: string[];
 }
 export type ImageEncoding = 'png' | 'jpeg';
-// perturbation: an operator's deliberate error, recorded so learners see the recovery that follows
-// (DART-style recovery data); learners must not imitate the perturbed actions themselves.
-export type ControlMode = 'policy' | 'teleop' | 'intervention' | 'perturbation';
-export const CONTROL_MODES: readonly ControlMode[] = ['policy', 'teleop', 'intervention', 'perturbation'];
+// Step provenance is core's ControlMode (policy, teleop, intervention, hold, perturbation): a
+// perturbation is an operator's deliberate error, recorded so learners see the recovery that
+// follows (DART-style recovery data); learners must not imitate the perturbed actions themselves.
+import { CONTROL_MODES, type CameraSpec, type ControlMode } from '../core/index.js';
+export type { CameraSpec };
+export { CONTROL_MODES, type ControlMode };
 
 /** One control step as the caller hands it over. Buffers are copied; the caller may reuse them. */
 export interface RecordStep {

@@ -1,17 +1,17 @@
-// The embedded simulated robot: MuJoCo (WASM) scene, cameras, tasks, scripted operator,
-// teleop collection and closed-loop runs.
-export { SimWorld, CONTROL_DT } from './world.js';
+// The simulated robot: a MuJoCo (WASM) table-top scene as a robot driver. SimWorkerRobot runs
+// it in its own thread (lockstep or realtime), SimRobot on the caller's thread (lockstep); both
+// host the same SimArm. The scripted operator beside it is a teleop device with privileged sight.
+export { SimArm, SETTLE_TICKS, TASK_DT_S, DIM, type SceneOptions, type SceneInfo, type SceneReport, type PlaceEnd, type OperatorCommand } from './arm.js';
+export { expertChunk, expertStride, type SimDriver, type OperatorSample, type ExpertPlanner } from './driver.js';
 export { SimRobot, type SimRobotOptions } from './robot.js';
+export { SimWorkerRobot, type SimWorkerOptions } from './worker-robot.js';
+export { SimWorld, CONTROL_DT } from './world.js';
 export { Renderer, type RenderOptions } from './render.js';
-export { TASK_NAMES, sampleTask, isSuccess, isTaskName, MAX_STEPS, type TaskName, type TaskInstance, type ObjectPlacement } from './tasks.js';
-export { ScriptedExpert } from './expert.js';
-export { runTeleopEpisode, SETTLE_TICKS, type EpisodeSink, type EpisodeMeta, type EpisodeStep, type EpisodeResult, type TeleopLink } from './episode.js';
-export { collect, episodeSeeds, type CollectOptions, type CollectSummary } from './collect.js';
-export { runClosedLoop, ExpertChunkPolicy, percentile, type ChunkPolicy, type RunOptions, type RunReport, type TaskReport, type ClosedLoopEpisode } from './runner.js';
+export { TASK_NAMES, sampleTask, isSuccess, isTaskName, swapTargetColour, padOffset, MAX_STEPS, type TaskName, type TaskInstance, type ObjectPlacement } from './tasks.js';
+export { ScriptedExpert, type ExpertOptions } from './expert.js';
 export { encodeGif, writeGif } from './gif.js';
 export { solveTopDownIk, forwardGraspPoint, type ToolPose } from './kinematics.js';
-export { measureSpeed, type SpeedFigures } from './bench.js';
 export { Rng, deriveSeed } from './rng.js';
+export { JtcSampler, trajectoryBuffer, type TrajectoryBuffer } from './jtc.js';
+export { STATE_NAMES, JOINT_NAMES, JOINT_LIMITS, GRIPPER_LIMITS, VELOCITY_LIMITS, PAD_HALF, PAD_COLORS } from './scene.js';
 export * as scene from './scene.js';
-export { SimWorkerRobot, type SimWorkerOptions, type EpisodeInfo } from './worker-robot.js';
-export { runControlEpisode, simRobotDescription, BoundaryMeter, type ControlEpisodeOptions, type ControlEpisodeResult } from './control-episode.js';

@@ -1,103 +1,127 @@
-// The simulated robot: a SimWorld + cameras behind the same Robot interface the ROS adapter
-// implements. Time is simulated: it moves only when the owner calls advance(), so runs are
-// reproducible and can go faster than real time.
-import type { Observation, CameraImage } from '../core/contracts.js';
-import type { JointTrajectory, Robot, RobotSpec } from '../robot/index.js';
-import { trajectoryTargetAt } from '../robot/index.js';
-import { Renderer } from './render.js';
-import { SimWorld, CONTROL_DT } from './world.js';
-import { GRIPPER_LIMITS, JOINT_LIMITS, STATE_NAMES, VELOCITY_LIMITS } from './scene.js';
-import type { TaskInstance } from './tasks.js';
+// The simulated arm on the caller's thread, lockstep only: the same SimArm the sim worker hosts,
+// behind the same driver interface, with no thread hop. Reproducible and identical to the worker
+// in lockstep (test/sim/worker-robot.test.ts); realtime needs the worker.
+import type { ActionChunk, CameraFrame, CameraImage, CameraSpec, JointCommand, JointState, JointTrajectory, Observation } from '../core/index.js';
+import { DIM, SimArm, type SceneInfo, type SceneOptions, type SceneReport } from './arm.js';
+import { CONTROL_DT } from './world.js';
+import { STATE_NAMES } from './scene.js';
+import { expertChunk, expertStride, type ExpertPlanner, OperatorSample, SimDriver } from './driver.js';
 
 export interface SimRobotOptions {
   /** Camera image size (square); the policy bundle's io.cameras decides it. */
   imageSize?: number;
-  controlDt?: number;
+  physicsDt?: number;
   cameras?: readonly string[];
 }
 
-export class SimRobot implements Robot {
-  readonly spec: RobotSpec;
-  private readonly renderer: Renderer;
-  private readonly cameraIds: { name: string; id: number }[];
-  private trajectory: JointTrajectory | undefined;
-  private readonly targetScratch = new Float32Array(7);
-  private instruction = '';
-  private successLatched = false;
-  /** Milliseconds spent rendering (for the speed report). */
-  renderMs = 0;
-  physicsMs = 0;
+export class SimRobot implements SimDriver {
+  readonly name = 'vlad-sim-arm';
+  readonly jointNames: readonly string[] = STATE_NAMES;
+  readonly cameras: readonly CameraSpec[];
+  readonly realtime = false;
+  private state: JointState | undefined;
+  private frame: CameraFrame | undefined;
+  private pendingCommand: Float64Array | undefined;
+  private op: OperatorSample | undefined;
+  private opSeq = 0;
 
-  private constructor(readonly world: SimWorld, opts: SimRobotOptions) {
-    const size = opts.imageSize ?? 96;
-    const names = opts.cameras ?? ['scene', 'wrist'];
-    this.renderer = new Renderer(world.mj, world.model, { width: size, height: size });
-    this.cameraIds = names.map((name) => ({ name, id: this.renderer.cameraId(name) }));
-    this.spec = {
-      stateNames: STATE_NAMES,
-      actionNames: STATE_NAMES,
-      positionLimits: [...JOINT_LIMITS, GRIPPER_LIMITS],
-      velocityLimits: VELOCITY_LIMITS,
-      cameras: names.map((name) => ({ name, width: size, height: size })),
-      controlDt: world.controlDt,
-    };
+  private constructor(readonly arm: SimArm, private readonly imageSize: number) {
+    this.cameras = arm.opts.cameras.map((name) => ({ name, width: imageSize, height: imageSize, channels: 3 }));
   }
 
   static async create(opts: SimRobotOptions = {}): Promise<SimRobot> {
-    return new SimRobot(await SimWorld.create(opts.controlDt ?? CONTROL_DT), opts);
+    const size = opts.imageSize ?? 96;
+    return new SimRobot(await SimArm.create({ physicsDt: opts.physicsDt ?? CONTROL_DT, imageSize: size, cameras: opts.cameras ?? ['scene', 'wrist'] }), size);
   }
 
-  /** Start an episode: reset physics to the task's seeded layout and set its instruction. */
-  reset(instance: TaskInstance): void {
-    this.world.reset(instance);
-    this.trajectory = undefined;
-    this.instruction = instance.instruction;
-    this.successLatched = false;
+  get physicsDt(): number { return this.arm.physicsDt; }
+  get succeeded(): boolean { return this.arm.success; }
+  get operatorActive(): boolean { return this.arm.operatorActive; }
+  get steps(): number { return this.arm.steps; }
+  get world() { return this.arm.world; }
+
+  private nowNs(): bigint { return BigInt(this.arm.steps) * BigInt(Math.round(this.arm.physicsDt * 1e9)); }
+
+  async resetScene(scene: SceneOptions): Promise<SceneInfo> {
+    const info = this.arm.reset(scene);
+    this.pendingCommand = undefined;
+    this.op = undefined;
+    this.publish(true);
+    return info;
   }
 
-  nowNs(): bigint {
-    // Integer ticks avoid float drift in the clock.
-    return BigInt(this.world.stepCount) * BigInt(Math.round(this.world.controlDt * 1e9));
-  }
-
-  observe(): Observation {
-    const t0 = performance.now();
+  private publish(pixels: boolean): void {
+    const stampNs = this.nowNs();
+    const q = new Float32Array(DIM);
+    this.arm.jointState(q);
+    this.state = { stampNs, positions: Float64Array.from(q) };
+    const buffers = this.cameras.map((c) => new Uint8Array(c.width * c.height * 3));
+    if (pixels) this.arm.render(buffers);
     const images: Record<string, CameraImage> = {};
-    for (const cam of this.cameraIds) images[cam.name] = this.renderer.render(this.world.data, cam.id);
-    this.renderMs += performance.now() - t0;
-    return { stampNs: this.nowNs(), images, state: this.world.jointState(), instruction: this.instruction, staleness: {} };
+    this.cameras.forEach((c, i) => { images[c.name] = { width: c.width, height: c.height, data: buffers[i]! }; });
+    this.frame = { seq: (this.frame?.seq ?? 0) + 1, stampNs, images, state: q };
   }
 
-  /** Render one camera at another size (videos). */
-  renderCamera(renderer: Renderer, name: string): CameraImage {
-    return renderer.render(this.world.data, renderer.cameraId(name));
-  }
-
-  command(trajectory: JointTrajectory): void {
-    if (trajectory.dim !== 7) throw new Error(`SimRobot.command: trajectory dim ${trajectory.dim}, expected 7`);
-    if (trajectory.positions.length < trajectory.points * trajectory.dim || trajectory.points < 1) {
-      throw new Error('SimRobot.command: trajectory has fewer positions than points * dim');
+  async advance(ticks = 1, render = true): Promise<number> {
+    const dtNs = Math.round(this.arm.physicsDt * 1e9);
+    for (let i = 0; i < ticks; i++) {
+      if (this.pendingCommand) { this.arm.applyCommand(this.pendingCommand); this.pendingCommand = undefined; }
+      this.arm.step((this.arm.steps + 1) * dtNs);
+      this.takeOperator();
     }
-    this.trajectory = trajectory;
+    this.publish(render);
+    return this.arm.steps;
   }
 
-  /** One control tick: apply the target due now, step the physics. Returns success so far. */
-  advance(): boolean {
-    if (this.trajectory) {
-      const target = trajectoryTargetAt(this.trajectory, this.nowNs(), this.targetScratch);
-      if (target) this.world.setTarget(target);
-    }
-    const t0 = performance.now();
-    this.world.step();
-    this.physicsMs += performance.now() - t0;
-    if (!this.successLatched && this.world.success()) this.successLatched = true;
-    return this.successLatched;
+  private takeOperator(): void {
+    const c = this.arm.operatorAct();
+    if (c) this.op = { seq: ++this.opSeq, positions: c.positions, perturbation: c.perturbation };
   }
 
-  /** Success now (not latched). */
-  successNow(): boolean { return this.world.success(); }
-  get succeeded(): boolean { return this.successLatched; }
-  get steps(): number { return this.world.stepCount; }
+  async startRealtime(): Promise<void> { throw new Error('SimRobot runs lockstep only; use SimWorkerRobot for realtime'); }
+  async stopRealtime(): Promise<void> {}
+  async report(): Promise<SceneReport> { return this.arm.report(); }
 
-  async close(): Promise<void> { this.world.dispose(); }
+  async setOperator(on: boolean): Promise<void> {
+    if (on) { this.arm.startOperator(); this.takeOperator(); } else this.arm.stopOperator();
+  }
+
+  readOperator(): OperatorSample | undefined { return this.op; }
+
+  async view(camera: string, size: number): Promise<CameraImage> { return this.arm.renderView(camera, this.arm.newRenderer(size)); }
+
+  readState(): JointState | undefined { return this.state; }
+  readFrame(): CameraFrame | undefined { return this.frame; }
+  sendCommand(cmd: JointCommand): void { this.pendingCommand = Float64Array.from(cmd.positions); }
+
+  sendTrajectory(traj: JointTrajectory): void {
+    if (traj.jointNames.length !== DIM) throw new Error(`sim trajectory: ${traj.jointNames.length} joints, the arm has ${DIM}`);
+    this.pendingCommand = undefined;
+    this.arm.takeTrajectory((buf) => {
+      const n = Math.min(traj.points.length, buf.times.length);
+      buf.stampNs = Number(traj.stampNs);
+      buf.count = n;
+      for (let k = 0; k < n; k++) {
+        const p = traj.points[k]!;
+        buf.times[k] = p.timeFromStartS;
+        buf.positions.set(p.positions.subarray(0, DIM), k * DIM);
+        buf.velocities.set(p.velocities.subarray(0, DIM), k * DIM);
+      }
+      return n > 0;
+    });
+  }
+
+  physicsState(): Float64Array { return this.arm.physicsState(); }
+
+  expertPlanner(horizon = 50, chunkDt = this.physicsDt): ExpertPlanner {
+    const stride = expertStride(chunkDt, this.physicsDt);
+    return {
+      plan: async (obs: Observation): Promise<ActionChunk> => {
+        const tick = Math.round(Number(obs.stampNs) / (this.physicsDt * 1e9));
+        return expertChunk(obs, chunkDt, horizon, this.arm.expertPlan(tick, horizon, stride));
+      },
+    };
+  }
+
+  async close(): Promise<void> { this.arm.dispose(); }
 }

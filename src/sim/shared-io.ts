@@ -2,10 +2,13 @@
 // SharedArrayBuffer the way a real arm's driver would expose shared memory: a joint-state block
 // and a command block, each behind a seqlock (odd sequence = being written), a trajectory block
 // (JointTrajectoryController input, preallocated points, also a seqlock), and a ring of camera
-// frames the writer fills in turn. Nothing crosses by message per tick, so neither side allocates.
-import type { TrajectoryPoint } from '../control/types.js';
+// frames the writer fills in turn, and the scripted operator's newest command (a teleop device's
+// output). Nothing crosses by message per tick, so neither side allocates.
+import type { TrajectoryPoint } from '../core/index.js';
+import { DIM, type SceneInfo, type SceneOptions, type SceneReport } from './arm.js';
+import type { CameraImage } from '../core/index.js';
 
-export const DIM = 7;
+export { DIM };
 
 // Int32 header slots.
 export const H = {
@@ -27,6 +30,10 @@ export const H = {
   TRAJ_SEQ: 8,
   /** Trajectories the worker has taken in. */
   TRAJ_APPLIED: 9,
+  /** Seqlock of the operator block (sim thread writes; 0 = no command since the operator started). */
+  OP_SEQ: 10,
+  /** 1 while the scripted operator runs (its script not ended). */
+  OP_ACTIVE: 11,
   COUNT: 16,
 } as const;
 
@@ -46,6 +53,8 @@ export interface SharedLayout {
   readonly frameMetaOff: number;
   /** Float64: [stampNs, count, times(points), positions(points*DIM), velocities(points*DIM)]. */
   readonly trajOff: number;
+  /** Float64: [perturbation (0/1), positions(DIM)]. */
+  readonly opOff: number;
   readonly framesOff: number;
 }
 
@@ -59,9 +68,10 @@ export function sharedLayout(cameras: number, imageSize: number, frameSlots = 8,
   const cmdOff = stateOff + STATE_WORDS * 8;
   const frameMetaOff = cmdOff + DIM * 8;
   const trajOff = frameMetaOff + frameSlots * FRAME_META * 8;
-  const framesOff = trajOff + (2 + trajectoryPoints * (1 + 2 * DIM)) * 8;
+  const opOff = trajOff + (2 + trajectoryPoints * (1 + 2 * DIM)) * 8;
+  const framesOff = opOff + (1 + DIM) * 8;
   const bytes = framesOff + frameSlots * cameras * imageBytes;
-  return { cameras, imageBytes, frameSlots, trajectoryPoints, bytes, headerOff, stateOff, cmdOff, frameMetaOff, trajOff, framesOff };
+  return { cameras, imageBytes, frameSlots, trajectoryPoints, bytes, headerOff, stateOff, cmdOff, frameMetaOff, trajOff, opOff, framesOff };
 }
 
 /** One trajectory as it travels (JointTrajectory's points, flattened; see jtc.ts). */
@@ -79,6 +89,7 @@ export class SharedViews {
   readonly state: Float64Array;
   readonly cmd: Float64Array;
   readonly frameMeta: Float64Array;
+  readonly op: Float64Array;
   /** frames[slot][camera] */
   readonly frames: Uint8Array[][];
   private readonly trajHead: Float64Array;
@@ -97,6 +108,7 @@ export class SharedViews {
     };
     this.cmd = new Float64Array(sab, layout.cmdOff, DIM);
     this.frameMeta = new Float64Array(sab, layout.frameMetaOff, layout.frameSlots * FRAME_META);
+    this.op = new Float64Array(sab, layout.opOff, 1 + DIM);
     this.frames = Array.from({ length: layout.frameSlots }, (_, s) =>
       Array.from({ length: layout.cameras }, (_, c) => new Uint8Array(sab, layout.framesOff + (s * layout.cameras + c) * layout.imageBytes, layout.imageBytes)));
   }
@@ -169,6 +181,22 @@ export class SharedViews {
     return Atomics.load(this.header, H.TRAJ_SEQ) === seq;
   }
 
+  // --- operator seqlock (sim thread writes each tick the scripted operator acts) ---
+  writeOperator(positions: ArrayLike<number>, perturbation: boolean): void {
+    Atomics.add(this.header, H.OP_SEQ, 1);
+    this.op[0] = perturbation ? 1 : 0;
+    for (let i = 0; i < DIM; i++) this.op[1 + i] = positions[i]!;
+    Atomics.add(this.header, H.OP_SEQ, 1);
+  }
+
+  /** Copies the newest operator command into `out` ([perturbation, positions...]); its sequence, 0 if none, -1 if torn. */
+  readOperator(out: Float64Array): number {
+    const s1 = Atomics.load(this.header, H.OP_SEQ);
+    if (s1 === 0 || s1 & 1) return s1 === 0 ? 0 : -1;
+    out.set(this.op);
+    return Atomics.load(this.header, H.OP_SEQ) === s1 ? s1 : -1;
+  }
+
   // --- frame ring (sim thread writes slot frameNo % slots, then publishes FRAME_NO) ---
   frameSlot(frameNo: number): number { return frameNo % this.layout.frameSlots; }
 
@@ -189,18 +217,29 @@ export class SharedViews {
 
 // Messages on the worker port (rare: setup, episode boundaries, lockstep stepping, privileged plans).
 export type ToSim =
-  | { id: number; op: 'reset'; task: string; taskSeed: number; operatorSeed: number }
+  | { id: number; op: 'reset'; scene: SceneOptions }
   | { id: number; op: 'advance'; ticks: number; render: boolean }
   | { id: number; op: 'start'; epochNs: number }
   | { id: number; op: 'stop' }
+  | { id: number; op: 'operator'; on: boolean }
+  | { id: number; op: 'report' }
+  | { id: number; op: 'view'; camera: string; size: number }
   | { id: number; op: 'expertPlan'; tick: number; horizon: number; stride: number }
   | { id: number; op: 'physicsState' }
   | { id: number; op: 'close' };
 
-export type FromSim =
-  | { id: number; ok: true; value?: unknown }
-  | { id: number; ok: false; error: string }
-  | { id: -1; ok: true; ready: true; controlDt: number };
+export type SimResults = {
+  reset: SceneInfo;
+  advance: number;
+  start: null;
+  stop: null;
+  operator: null;
+  report: SceneReport;
+  view: CameraImage;
+  expertPlan: Float32Array;
+  physicsState: Float64Array;
+  close: null;
+};
 
 export interface SimWorkerInit {
   sab: SharedArrayBuffer;

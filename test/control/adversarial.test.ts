@@ -39,7 +39,7 @@ for (const [name, policy] of Object.entries(POLICIES)) {
     for (const join of JOINS) {
       const desc = robot(A, { velocity: 1.5, acceleration: 15, emergency_deceleration: 30, max_step: 0.012 });
       const latency = name === 'answers very late' ? 2 : 0.03;
-      const r = rig({ make: policy(), joints: A, desc, latencyS: latency, loop: { join, maxPlanWaitS: 0.5, maxObservationAgeS: 0.1 }, start: [0.9, -0.9, 0, 0.5] });
+      const r = rig({ make: policy(), joints: A, desc, latencyS: latency, loop: { join, maxPlanWaitS: 0.5 }, maxAgeS: 0.1, start: [0.9, -0.9, 0, 0.5] });
       await r.run(0, 250, (k) => {
         if (k === 150) r.loop.hardStop(true);
         if (k === 170) r.loop.hardStop(false);

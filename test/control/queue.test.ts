@@ -72,10 +72,10 @@ test('loop: re-plans asynchronously at the threshold, records d for every chunk,
   let running = 0;
   const r2 = rig({ make: followReference(dt, H, 3, EPOCH), latencyS: 0.05 });
   r2.loop.addTap((rec) => {
-    if (rec.mode !== 'run' || !rec.desired) return;
+    if (rec.state !== 'run' || !rec.planned) return;
     running++;
     const tS = Number(rec.scheduledNs - EPOCH) / 1e9;
-    for (let j = 0; j < 3; j++) assert.ok(Math.abs(rec.desired[j]! - reference(tS, j)) < 1e-6, `step ${rec.step} joint ${j}: ${rec.desired[j]} vs ${reference(tS, j)}`);
+    for (let j = 0; j < 3; j++) assert.ok(Math.abs(rec.planned[j]! - reference(tS, j)) < 1e-6, `step ${rec.step} joint ${j}: ${rec.planned[j]} vs ${reference(tS, j)}`);
   });
   await r2.run(0, 150);
   assert.ok(running > 100, `${running} running steps`);
@@ -105,7 +105,7 @@ test('loop: a chunk dt different from the loop period is interpolated linearly i
   // 20 Hz policy chunks on a 200 Hz loop.
   const r = rig({ rateHz: 200, make: (obs) => makeChunk(obs.stampNs, 0.05, 10, 3, (i, j) => 0.01 * i + 0.1 * j), latencyS: 0.02 });
   const desired: { step: number; d: Float64Array; chunk: number }[] = [];
-  r.loop.addTap((rec) => { if (rec.desired) desired.push({ step: rec.step, d: rec.desired, chunk: rec.chunkSeq }); });
+  r.loop.addTap((rec) => { if (rec.planned) desired.push({ step: rec.step, d: rec.planned, chunk: rec.chunkSeq }); });
   await r.run(0, 40);
   assert.ok(desired.length > 20);
   // Within one chunk the desired value advances 0.01 per 0.05 s = 0.001 per 5 ms step.

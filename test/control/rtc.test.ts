@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { guidanceWeight, numericGuidedExpert, prefixWeights, rtcGuidance, rtcGuidedVelocity, rtcSample, type GuidedExpertCall } from '../../src/control/index.js';
+import { guidanceWeight, numericGuidedExpert, prefixWeights, rtcGuidance, rtcGuidedVelocity, rtcSample, type GuidedExpertCall } from '../../src/policy/index.js';
 import type { ActionChunk, Observation } from '../../src/core/contracts.js';
 import type { PlanRequest } from '../../src/control/index.js';
 import { rig, reference } from './support.js';

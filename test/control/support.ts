@@ -1,13 +1,13 @@
 // Test rig for the control loop: a virtual clock, a kinematic joint model that executes commands
 // exactly and checks every tick against the limits, an observation source, and a planner whose
 // answers land at a chosen virtual time. Everything is deterministic: the test advances time.
-import type { ActionChunk, Observation } from '../../src/core/contracts.js';
-import type { ChunkPlanner, Clock, JointCommand, JointState, JointTrajectory, PlanRequest, RobotDescription, RobotIO } from '../../src/control/index.js';
-import { ControlLoop, type ControlLoopOptions } from '../../src/control/index.js';
+import type { ActionChunk, CameraFrame, Clock, JointCommand, JointState, JointTrajectory, Observation } from '../../src/core/index.js';
+import { VirtualClock as CoreVirtualClock } from '../../src/core/index.js';
+import type { ChunkPlanner, LoopRobot, OperatorCommand, PlanRequest, RobotDescription, StreamSpec } from '../../src/control/index.js';
+import { ControlLoop, ObservationStore, type ControlLoopOptions } from '../../src/control/index.js';
 
-export class VirtualClock implements Clock {
-  constructor(public now = 1_000_000_000n) {}
-  nowNs(): bigint { return this.now; }
+export class VirtualClock extends CoreVirtualClock {
+  constructor(now = 1_000_000_000n) { super(now); }
 }
 
 export function robot(n = 3, over: Partial<RobotDescription['joints'][number]> = {}): RobotDescription {
@@ -25,7 +25,7 @@ export function robot(n = 3, over: Partial<RobotDescription['joints'][number]> =
 }
 
 /** A robot whose joints go exactly where commanded; it records violations of the description. */
-export class KinematicArm implements RobotIO {
+export class KinematicArm implements LoopRobot {
   q: Float64Array;
   v: Float64Array;
   stamp: bigint | undefined;
@@ -66,18 +66,34 @@ export class KinematicArm implements RobotIO {
   }
 
   sendTrajectory(traj: JointTrajectory): void { this.trajectories.push(traj); }
+
+  /** The camera: a 1x1 frame stamped now, with the joint state, while `camera.publishing`. */
+  readonly camera = { publishing: true, last: undefined as CameraFrame | undefined, seq: 0 };
+  readFrame(): CameraFrame | undefined {
+    const c = this.camera;
+    if (c.publishing) c.last = { seq: ++c.seq, stampNs: this.clock.nowNs(), images: { cam: { width: 1, height: 1, data: new Uint8Array(3) } }, state: Float32Array.from(this.q) };
+    return c.last;
+  }
 }
 
-export class FreshObservations {
-  publishing = true;
-  last: Observation | undefined;
-  constructor(private readonly clock: Clock, private readonly arm: KinematicArm) {}
-  latest(): Observation | undefined {
-    if (this.publishing) {
-      this.last = { stampNs: this.clock.nowNs(), images: {}, state: Float32Array.from(this.arm.q), instruction: 'test' };
-    }
-    return this.last;
+/** The operator side of the rig: tests push commands, stamped on the virtual clock. */
+export class TestOperator {
+  latestCommand: OperatorCommand | undefined;
+  private seq = 0;
+  constructor(private readonly clock: Clock) {}
+  send(positions: ArrayLike<number>, opts: { perturbation?: boolean; release?: boolean } = {}): void {
+    this.latestCommand = { seq: ++this.seq, stampNs: this.clock.nowNs(), positions: Float64Array.from(positions), perturbation: opts.perturbation ?? false, release: opts.release ?? false };
   }
+  latest(): OperatorCommand | undefined { return this.latestCommand; }
+}
+
+/** The rig's streams table: joint states and one camera, both stale after `maxAgeS`. */
+export function rigStreams(rateHz: number, maxAgeS = 0.25): StreamSpec[] {
+  return [
+    { name: 'joint_states', source: 'joint_states', rateHz, maxAgeS, requiredBy: ['policy', 'operator', 'hold'] },
+    { name: 'camera/cam', source: 'camera', camera: 'cam', rateHz, maxAgeS, requiredBy: ['policy'] },
+    { name: 'teleop', source: 'teleop', rateHz, maxAgeS: 0.25, requiredBy: [] },
+  ];
 }
 
 export type ChunkFn = (obs: Observation, request: PlanRequest) => ActionChunk | Promise<ActionChunk>;
@@ -124,7 +140,10 @@ export const flush = () => new Promise<void>((r) => setImmediate(r));
 export interface Rig {
   clock: VirtualClock;
   arm: KinematicArm;
-  obs: FreshObservations;
+  /** The camera feed (set `publishing` false to make observations stale). */
+  obs: KinematicArm['camera'];
+  store: ObservationStore;
+  operator: TestOperator;
   planner: ScriptedPlanner;
   loop: ControlLoop;
   logs: string[];
@@ -132,20 +151,23 @@ export interface Rig {
   run(from: number, to: number, each?: (step: number) => void): Promise<void>;
 }
 
-export function rig(opts: { rateHz?: number; joints?: number; make: ChunkFn; latencyS?: number | ((n: number) => number); loop?: Partial<ControlLoopOptions>; desc?: RobotDescription; start?: number[] }): Rig {
+export function rig(opts: { rateHz?: number; joints?: number; make: ChunkFn; latencyS?: number | ((n: number) => number); loop?: Partial<ControlLoopOptions>; desc?: RobotDescription; start?: number[]; maxAgeS?: number }): Rig {
   const rateHz = opts.rateHz ?? 100;
   const clock = new VirtualClock();
   const desc = opts.desc ?? robot(opts.joints ?? 3);
   const arm = new KinematicArm(clock, desc, opts.start, 1 / rateHz);
-  const obs = new FreshObservations(clock, arm);
+  const operator = new TestOperator(clock);
+  const store = new ObservationStore(arm, rigStreams(rateHz, opts.maxAgeS), operator);
+  store.setInstruction('test');
+  const obs = arm.camera;
   const planner = new ScriptedPlanner(opts.make, opts.latencyS ?? 0.03);
   const logs: string[] = [];
-  const loop = new ControlLoop({ rateHz, robot: arm, robotDescription: desc, observations: obs, planner, clock, log: (l) => logs.push(l), ...opts.loop });
+  const loop = new ControlLoop({ rateHz, robot: arm, robotDescription: desc, observations: store, planner, clock, log: (l) => logs.push(l), ...opts.loop });
   const epoch = clock.now;
   loop.begin(epoch);
   const periodNs = BigInt(Math.round(1e9 / rateHz));
   return {
-    clock, arm, obs, planner, loop, logs,
+    clock, arm, obs, store, operator, planner, loop, logs,
     async run(from, to, each) {
       for (let k = from; k < to; k++) {
         clock.now = epoch + BigInt(k) * periodNs;

@@ -2,17 +2,19 @@
 // margin widens when the event loop wakes late.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ControlLoop, nextTimerMarginMs, systemClock, warmUpControlPath } from '../../src/control/index.js';
-import { simRobotDescription } from '../../src/sim/control-episode.js';
-import { FreshObservations, KinematicArm, makeChunk, reference, robot } from './support.js';
+import { ControlLoop, ObservationStore, loadRobotDescription, nextTimerMarginMs, warmUpControlPath } from '../../src/control/index.js';
+import { packagePath, systemClock } from '../../src/core/index.js';
+import { KinematicArm, makeChunk, reference, rigStreams, robot } from './support.js';
+
+const simRobotDescription = () => loadRobotDescription(packagePath('hw-profiles', 'robots', 'vlad-sim-arm.yaml'));
 
 for (const [join, output] of [['replace', 'forward'], ['ensemble', 'forward'], ['rtc', 'forward'], ['rtc', 'trajectory']] as const) {
   test(`warm-up (${join}, ${output}) drives the throwaway loop through run, hold and stop, with clamps and chunk joins`, async () => {
-    const r = await warmUpControlPath({ rateHz: 200, robotDescription: simRobotDescription(), join: { method: join }, output, ticks: 1200 });
+    const r = await warmUpControlPath({ rateHz: 200, robotDescription: await simRobotDescription(), join: { method: join }, output, ticks: 1200 });
     assert.equal(r.ticks, 1200);
     assert.ok(r.chunks >= 20, `chunks ${r.chunks}`);
-    assert.ok((r.modes.run ?? 0) > 600, JSON.stringify(r.modes));
-    assert.ok((r.modes.hold ?? 0) > 0 && (r.modes.stop ?? 0) > 0, JSON.stringify(r.modes));
+    assert.ok((r.states.run ?? 0) > 600, JSON.stringify(r.states));
+    assert.ok((r.states.hold ?? 0) > 0 && (r.states.stop ?? 0) > 0, JSON.stringify(r.states));
     assert.ok(r.clamps > 0, 'the safety filter clamped something');
   });
 }
@@ -20,7 +22,7 @@ for (const [join, output] of [['replace', 'forward'], ['ensemble', 'forward'], [
 test('run() warms up first and nothing of the warm-up reaches the real robot', async () => {
   const desc = robot(3);
   const arm = new KinematicArm(systemClock, desc, undefined, 0.01);
-  const obs = new FreshObservations(systemClock, arm);
+  const obs = new ObservationStore(arm, rigStreams(100));
   const loop = new ControlLoop({
     rateHz: 100, robot: arm, observations: obs, robotDescription: desc, warmUpTicks: 800,
     planner: { plan: async (o) => makeChunk(o.stampNs, 0.01, 50, 3, (i, j) => 0.1 * reference(i * 0.01, j)) },

@@ -15,14 +15,14 @@ function assertSmooth(commands: { positions: Float64Array }[], amax: number, dt 
 }
 
 test('watchdog: stale observations -> decelerate and hold; fresh data -> a new plan -> recovery', async () => {
-  const r = rig({ make: followReference(0.01, 30, 3, EPOCH), latencyS: 0.03, loop: { maxObservationAgeS: 0.05 } });
+  const r = rig({ make: followReference(0.01, 30, 3, EPOCH), latencyS: 0.03, maxAgeS: 0.05 });
   await r.run(0, 100);
-  assert.equal(r.loop.mode, 'run');
+  assert.equal(r.loop.state, 'run');
   const moving = Math.max(...r.arm.v.map(Math.abs));
   assert.ok(moving > 0.3, `moving at ${moving}`);
   r.obs.publishing = false; // camera/state stream freezes
   const modes: string[] = [];
-  r.loop.addTap((rec) => modes.push(rec.mode));
+  r.loop.addTap((rec) => modes.push(rec.state));
   await r.run(100, 160);
   const holdAt = modes.indexOf('hold');
   assert.ok(holdAt >= 4 && holdAt <= 6, `hold after the 0.05 s threshold: tick ${holdAt}`);
@@ -31,7 +31,7 @@ test('watchdog: stale observations -> decelerate and hold; fresh data -> a new p
   const held = Float64Array.from(r.arm.q);
   r.obs.publishing = true;
   await r.run(160, 260);
-  assert.equal(r.loop.mode, 'run');
+  assert.equal(r.loop.state, 'run');
   assert.equal(r.loop.snapshot().watchdogEvents.recovered, 1);
   const firstRunAgain = modes.indexOf('run', holdAt);
   assert.ok(firstRunAgain > 60, 'stayed in hold until a chunk planned after the fault landed');
@@ -47,14 +47,14 @@ test('watchdog: an overdue chunk (planner stops answering) -> hold, and planner 
   r.planner.silent = true;
   await r.run(80, 200);
   const s = r.loop.snapshot();
-  assert.equal(r.loop.mode, 'hold');
+  assert.equal(r.loop.state, 'hold');
   assert.equal(s.watchdogEvents.chunk_overdue, 1);
   assert.ok((s.watchdogEvents.planner_timeout ?? 0) >= 1, 'the silent request was abandoned');
   assert.ok(r.planner.requests.length >= 4, 'and retried');
   assert.ok(r.arm.v.every((v) => v === 0));
   r.planner.silent = false;
   await r.run(200, 300);
-  assert.equal(r.loop.mode, 'run');
+  assert.equal(r.loop.state, 'run');
   assertSmooth(r.arm.commands, 20);
   assert.deepEqual(r.arm.violations, []);
 });
@@ -64,7 +64,7 @@ test('watchdog: the hard stop always wins (emergency deceleration), latches, and
   await r.run(0, 100);
   r.loop.hardStop(true);
   const modes: string[] = [];
-  r.loop.addTap((rec) => modes.push(rec.mode));
+  r.loop.addTap((rec) => modes.push(rec.state));
   await r.run(100, 150);
   assert.ok(modes.every((m) => m === 'stop'));
   assert.ok(r.arm.v.every((v) => v === 0));
@@ -76,14 +76,14 @@ test('watchdog: the hard stop always wins (emergency deceleration), latches, and
   const s = r.loop.snapshot();
   assert.equal(s.watchdogEvents.hard_stop, 1);
   assert.equal(s.watchdogEvents.hard_stop_released, 1);
-  assert.equal(r.loop.mode, 'run');
+  assert.equal(r.loop.state, 'run');
   assertSmooth(r.arm.commands, 40);
   assert.deepEqual(r.arm.violations, []);
   // A hard stop also wins over a stale/overdue state and over fresh chunks arriving meanwhile.
   r.loop.hardStop(true);
   r.obs.publishing = false;
   await r.run(250, 300);
-  assert.equal(r.loop.mode, 'stop');
+  assert.equal(r.loop.state, 'stop');
 });
 
 test('output: trajectory mode sends JTC points (time_from_start increasing, velocities) that match forward mode', async () => {
@@ -94,8 +94,9 @@ test('output: trajectory mode sends JTC points (time_from_start increasing, velo
   await fwd.run(0, 60);
   await trj.run(0, 60);
   assert.equal(trj.arm.commands.length, 0, 'no per-tick commands in trajectory mode');
-  assert.ok(trj.arm.trajectories.length >= 2);
-  const t = trj.arm.trajectories[1]!;
+  // The first chunk's trajectory, the blended one when the policy takes the arm, the second chunk's.
+  assert.ok(trj.arm.trajectories.length >= 3);
+  const t = trj.arm.trajectories.at(-1)!;
   assert.equal(t.reason, 'plan');
   assert.deepEqual(t.jointNames, ['j0', 'j1', 'j2']);
   for (let i = 1; i < t.points.length; i++) assert.ok(t.points[i]!.timeFromStartS > t.points[i - 1]!.timeFromStartS);
@@ -129,6 +130,6 @@ test('loop: planner errors are counted and retried without a storm', async () =>
   const s = r.loop.snapshot();
   assert.equal(s.plannerErrors, 3);
   assert.ok(r.planner.requests.length < 12, `${r.planner.requests.length} requests`);
-  assert.equal(r.loop.mode, 'run');
+  assert.equal(r.loop.state, 'run');
   assert.ok(r.logs.some((l) => /planner failed: worker crashed/.test(l)));
 });

@@ -29,7 +29,7 @@ test('metrics: a loop run is scraped from the real HTTP endpoint in Prometheus t
   const metrics = new ControlMetrics(registry);
   const server = await serveMetrics(registry, { port: 0 });
   try {
-    const r = rig({ make: followReference(0.01, 30, 3, 1_000_000_000n), latencyS: 0.043, loop: { telemetry: metrics, maxObservationAgeS: 0.05 } });
+    const r = rig({ make: followReference(0.01, 30, 3, 1_000_000_000n), latencyS: 0.043, loop: { telemetry: metrics }, maxAgeS: 0.05 });
     await r.run(0, 120, (k) => {
       metrics.tick(k === 50 ? 0.004 : 0.0001, k === 50 ? 1 : 0); // what the Ratekeeper reports
     });
@@ -54,8 +54,8 @@ test('metrics: a loop run is scraped from the real HTTP endpoint in Prometheus t
     assert.equal(sample(text, 'vlad_inference_latency_seconds_count', 'stage="round_trip"'), chunks);
     assert.equal(sample(text, 'vlad_inference_latency_seconds_count', 'stage="prefix"'), 1);
     assert.equal(sample(text, 'vlad_watchdog_events_total', 'event="obs_stale"'), 1);
-    assert.equal(sample(text, 'vlad_control_mode', 'mode="hold"'), 1);
-    assert.equal(sample(text, 'vlad_control_mode', 'mode="run"'), 0);
+    assert.equal(sample(text, 'vlad_control_watchdog_state', 'state="hold"'), 1);
+    assert.equal(sample(text, 'vlad_control_watchdog_state', 'state="run"'), 0);
     // The start from rest toward the moving reference needed acceleration clamps on some joint.
     const clampLines = text.split('\n').filter((l) => l.startsWith('vlad_safety_clamps_total{'));
     const clampTotal = clampLines.reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);

@@ -2,9 +2,8 @@
 // cross in shared memory and the sim thread samples them at its physics rate.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SimWorkerRobot } from '../../src/sim/worker-robot.js';
-import { runControlEpisode } from '../../src/sim/control-episode.js';
-import type { JointTrajectory, TrajectoryPoint } from '../../src/control/types.js';
+import { SimWorkerRobot } from '../../src/sim/index.js';
+import type { JointTrajectory, TrajectoryPoint } from '../../src/core/index.js';
 
 const NAMES = ['j1', 'j2', 'j3', 'j4', 'j5', 'j6', 'gripper'];
 
@@ -25,7 +24,7 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.max(...Arra
 test('trajectory mode through the sim worker: the arm follows the spline, holds the end, and a new trajectory takes over at its stamp', async () => {
   const robot = await SimWorkerRobot.start({ imageSize: 16, physicsDt: 0.004 });
   try {
-    await robot.reset('touch', 2);
+    await robot.resetScene({ task: 'touch', seed: 2 });
     const q0 = Float64Array.from(robot.reference()!);
     const A = profile(q0, 0.3, 1.0, 0n);
     robot.sendTrajectory(A.traj);
@@ -57,18 +56,6 @@ test('trajectory mode through the sim worker: the arm follows the spline, holds 
     await robot.advance(200, false); // to t = 2.26 s
     assert.ok(maxDiff(robot.reference()!.subarray(0, 6), B.at(0.6).slice(0, 6)) < 1e-9, 'B\'s end holds');
     assert.equal(robot.trajectoriesApplied, 2);
-  } finally {
-    await robot.close();
-  }
-});
-
-test('ControlLoop with trajectory output drives the worker arm to task success (privileged expert, lockstep)', async () => {
-  const robot = await SimWorkerRobot.start({ imageSize: 16 });
-  try {
-    const r = await runControlEpisode(robot, { task: 'pick', taskSeed: 5, operatorSeed: 6, planner: robot.expertPlanner(50), join: { method: 'replace' }, delayS: 0.1, pixels: false, output: 'trajectory' });
-    assert.equal(r.success, true, `pick in trajectory mode (steps ${r.steps}, ${JSON.stringify(r.stats.watchdogEvents)})`);
-    assert.equal(robot.trajectoriesApplied, r.stats.chunksAccepted, 'one trajectory per accepted chunk');
-    assert.equal(robot.trajectoriesCut, 0);
   } finally {
     await robot.close();
   }

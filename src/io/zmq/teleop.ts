@@ -4,7 +4,7 @@
 // PUSH/PULL rather than PUB/SUB: no slow-joiner loss, so recorded teleop data has no gaps.
 import { Pull, Push } from 'zeromq';
 import { Packr, Unpackr } from 'msgpackr';
-import pino from 'pino';
+import { rootLogger, type Logger } from '../../core/index.js';
 
 export const TELEOP_PROTOCOL_VERSION = 1;
 
@@ -13,28 +13,43 @@ export interface TeleopCommand {
   seq: number;
   /** Sender clock, ns. */
   stampNs: number;
+  /** Empty for a release. */
   positions: Float64Array;
   device: string;
+  /** A deliberate error of the operator's (recovery data): recorded as a perturbation, never imitated. */
+  perturbation: boolean;
+  /** The operator hands control back to the policy (intervention mode). */
+  release: boolean;
   /** Local receive time (performance.now(), ms). */
   receivedMs: number;
 }
 
-/** Wire format, v1: { v: 1, kind: 'joint_targets', seq, stamp_ns, positions: number[], device? }. */
+/**
+ * Wire format, v1:
+ *   { v: 1, kind: 'joint_targets', seq, stamp_ns, positions: number[], device?, perturbation? }
+ *   { v: 1, kind: 'release', seq, stamp_ns, device? }
+ */
 interface WireCommand {
   v: number;
   kind: string;
   seq: number;
   stamp_ns: number;
-  positions: number[];
+  positions?: number[];
   device?: string;
+  perturbation?: boolean;
 }
 
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
 
-export function encodeTeleopCommand(positions: ArrayLike<number>, seq: number, stampNs: number, device = 'operator'): Buffer {
+export function encodeTeleopCommand(positions: ArrayLike<number>, seq: number, stampNs: number, device = 'operator', perturbation = false): Buffer {
   const msg: WireCommand = { v: TELEOP_PROTOCOL_VERSION, kind: 'joint_targets', seq, stamp_ns: stampNs, positions: Array.from(positions), device };
+  if (perturbation) msg.perturbation = true;
   return packr.pack(msg);
+}
+
+export function encodeTeleopRelease(seq: number, stampNs: number, device = 'operator'): Buffer {
+  return packr.pack({ v: TELEOP_PROTOCOL_VERSION, kind: 'release', seq, stamp_ns: stampNs, device } satisfies WireCommand);
 }
 
 export type DecodeResult = { ok: true; command: Omit<TeleopCommand, 'receivedMs'> } | { ok: false; error: string };
@@ -50,10 +65,12 @@ export function decodeTeleopCommand(frame: Uint8Array, dim: number, limits?: rea
   if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return { ok: false, error: 'frame is not a map' };
   const m = msg as Partial<WireCommand>;
   if (m.v !== TELEOP_PROTOCOL_VERSION) return { ok: false, error: `field v: expected ${TELEOP_PROTOCOL_VERSION}, got ${String(m.v)}` };
-  if (m.kind !== 'joint_targets') return { ok: false, error: `field kind: expected 'joint_targets', got ${String(m.kind)}` };
+  if (m.kind !== 'joint_targets' && m.kind !== 'release') return { ok: false, error: `field kind: expected 'joint_targets' or 'release', got ${String(m.kind)}` };
   if (!Number.isSafeInteger(m.seq) || (m.seq as number) < 0) return { ok: false, error: 'field seq: expected a non-negative integer' };
   if (typeof m.stamp_ns !== 'number' || !Number.isFinite(m.stamp_ns) || m.stamp_ns < 0) return { ok: false, error: 'field stamp_ns: expected a non-negative number' };
   if (m.device !== undefined && (typeof m.device !== 'string' || m.device.length > 64)) return { ok: false, error: 'field device: expected a short string' };
+  if (m.perturbation !== undefined && typeof m.perturbation !== 'boolean') return { ok: false, error: 'field perturbation: expected a boolean' };
+  if (m.kind === 'release') return { ok: true, command: { seq: m.seq as number, stampNs: m.stamp_ns, positions: new Float64Array(0), device: m.device ?? 'unknown', perturbation: false, release: true } };
   const p = m.positions;
   if (!Array.isArray(p) || p.length !== dim) return { ok: false, error: `field positions: expected ${dim} numbers, got ${Array.isArray(p) ? p.length : typeof p}` };
   const positions = new Float64Array(dim);
@@ -65,7 +82,7 @@ export function decodeTeleopCommand(frame: Uint8Array, dim: number, limits?: rea
     if (lim && (v < lim[0] - 0.1 || v > lim[1] + 0.1)) return { ok: false, error: `field positions[${i}]: ${v} outside [${lim[0]}, ${lim[1]}]` };
     positions[i] = v;
   }
-  return { ok: true, command: { seq: m.seq as number, stampNs: m.stamp_ns, positions, device: m.device ?? 'unknown' } };
+  return { ok: true, command: { seq: m.seq as number, stampNs: m.stamp_ns, positions, device: m.device ?? 'unknown', perturbation: m.perturbation ?? false, release: false } };
 }
 
 export interface TeleopStats {
@@ -81,7 +98,7 @@ export interface TeleopReceiverOptions {
   endpoint: string;
   dim: number;
   limits?: readonly (readonly [number, number])[];
-  logger?: Pick<pino.Logger, 'warn'>;
+  logger?: Pick<Logger, 'warn'>;
   /** Commands kept for consumers; older ones are dropped first. */
   queueLength?: number;
 }
@@ -92,13 +109,13 @@ export class TeleopReceiver {
   private readonly waiters: { resolve: (c: TeleopCommand) => void; reject: (e: Error) => void; timer?: NodeJS.Timeout }[] = [];
   private readonly lastSeq = new Map<string, number>();
   private readonly counters: TeleopStats = { accepted: 0, rejected: 0, dropped: 0, lastError: undefined };
-  private readonly logger: Pick<pino.Logger, 'warn'>;
+  private readonly logger: Pick<Logger, 'warn'>;
   private closed = false;
   private loop: Promise<void> | undefined;
   endpoint = '';
 
   private constructor(private readonly opts: TeleopReceiverOptions) {
-    this.logger = opts.logger ?? pino({ name: 'teleop' }, pino.destination(2));
+    this.logger = opts.logger ?? rootLogger().child({ part: 'teleop' });
   }
 
   static async bind(opts: TeleopReceiverOptions): Promise<TeleopReceiver> {
@@ -190,8 +207,13 @@ export class TeleopPublisher {
     return p;
   }
 
-  async send(positions: ArrayLike<number>, stampNs: number): Promise<void> {
-    await this.socket.send(encodeTeleopCommand(positions, this.seq++, stampNs, this.device));
+  async send(positions: ArrayLike<number>, stampNs: number, opts: { perturbation?: boolean } = {}): Promise<void> {
+    await this.socket.send(encodeTeleopCommand(positions, this.seq++, stampNs, this.device, opts.perturbation ?? false));
+  }
+
+  /** Hands control back to the policy (intervention mode). */
+  async release(stampNs: number): Promise<void> {
+    await this.socket.send(encodeTeleopRelease(this.seq++, stampNs, this.device));
   }
 
   /** Raw frames, for tools and fault-injection tests. */

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BoundaryMeter } from '../../src/sim/control-episode.js';
-import type { TickRecord } from '../../src/control/loop.js';
+import { BoundaryMeter, type TickRecord } from '../../src/control/index.js';
 
 const tick = (step: number, chunkSeq: number, q: number | undefined): TickRecord => ({
-  step, scheduledNs: 0n, actualNs: 0n, mode: 'run', chunkSeq, observation: undefined,
+  step, scheduledNs: 0n, actualNs: 0n, state: 'run', source: q === undefined ? 'hold' : 'policy', commander: 'policy', chunkSeq, chunk: undefined, observation: undefined,
   desired: q === undefined ? undefined : Float64Array.from([q, 0]),
+  planned: q === undefined ? undefined : Float64Array.from([q, 0]),
   command: { stampNs: 0n, step, positions: new Float64Array(2), velocities: new Float64Array(2) },
 });
 

@@ -1,0 +1,113 @@
+// `vlad bench control|delay|ops ...`; anything else is the policy engine's `vlad bench --bundle`.
+// Benchmarks print figures (one JSON object with --json); they are not timed tests.
+import process from 'node:process';
+import { loadavg } from 'node:os';
+import { isIdlePollMode, IDLE_POLL_MODES } from '../core/index.js';
+import { JOIN_METHODS } from '../control/index.js';
+import { TASK_NAMES } from '../sim/index.js';
+import { command, flag, UsageError } from './args.js';
+
+const CONTROL_USAGE = 'vlad bench control [--rate HZ] [--duration S] [--join replace|ensemble|rtc] [--output forward|trajectory] [--warm-up-ticks N] [--bundle DIR] [--profile NAME] [--no-record] [--metrics-port P] [--seed N] [--nice N] [--fifo PRIO] [--wait block|poll] [--no-priority] [--idle-poll auto|on|off] [--json]';
+const DELAY_USAGE = 'vlad bench delay [--delays 0,100,200,300] [--methods replace,ensemble,rtc] [--tasks pick,place,touch] [--episodes N] [--smooth-episodes N] [--smooth-steps N] [--success model|expert] [--bundle DIR] [--profile NAME] [--seed N] [--json]';
+const OPS_USAGE = 'vlad bench ops [--rate HZ] [--duration S] [--request-rate N] [--bundle DIR] [--profile NAME] [--json]';
+const OPS_CLIENT_USAGE = 'vlad bench ops-client --ops ENDPOINT [--request-rate N] [--duration S]   (the load generator of bench ops)';
+
+const progress = (l: string) => process.stderr.write(`${l}\n`);
+const print = (out: unknown, json: boolean) => process.stdout.write(json ? `${JSON.stringify(out)}\n` : `${JSON.stringify(out, null, 2)}\n`);
+
+export async function run(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'control': return control(rest);
+    case 'delay': return delay(rest);
+    case 'ops': return ops(rest);
+    case 'ops-client': return opsClient(rest);
+    default: return (await import('./bench-policy.js')).run(args);
+  }
+}
+
+function control(args: string[]): Promise<number> {
+  return command({
+    name: 'bench control', usage: CONTROL_USAGE,
+    options: {
+      rate: { type: 'string' }, duration: { type: 'string' }, join: { type: 'string' }, output: { type: 'string' }, 'warm-up-ticks': { type: 'string' },
+      bundle: { type: 'string' }, profile: { type: 'string', default: 'cpu' }, 'no-record': { type: 'boolean', default: false }, 'metrics-port': { type: 'string' },
+      seed: { type: 'string' }, nice: { type: 'string' }, fifo: { type: 'string' }, wait: { type: 'string' }, 'no-priority': { type: 'boolean', default: false },
+      'idle-poll': { type: 'string' }, json: { type: 'boolean', default: false },
+    },
+  }, args, async (v) => {
+    const fifo = flag.int('fifo', v.fifo, { min: 0, max: 99, default: 50 });
+    const idlePoll = v['idle-poll'];
+    if (idlePoll !== undefined && !isIdlePollMode(idlePoll)) throw new UsageError(`--idle-poll: expected one of ${IDLE_POLL_MODES.join(', ')}, got '${idlePoll}'`);
+    const { benchControl } = await import('./bench-control.js');
+    const out = await benchControl({
+      rateHz: flag.num('rate', v.rate, { min: 1, max: 1000, default: 100 }),
+      durationS: flag.num('duration', v.duration, { min: 0.1, max: 3600, default: 10 }),
+      join: flag.oneOf('join', v.join, JOIN_METHODS, 'rtc'),
+      output: flag.oneOf('output', v.output, ['forward', 'trajectory'] as const, 'forward'),
+      warmUpTicks: flag.int('warm-up-ticks', v['warm-up-ticks'], { min: 0, max: 1_000_000, default: 3000 }),
+      bundle: v.bundle, profile: v.profile!, record: !v['no-record'],
+      metricsPort: v['metrics-port'] !== undefined ? flag.int('metrics-port', v['metrics-port'], { min: 0, max: 65535 }) : undefined,
+      seed: flag.int('seed', v.seed, { min: 0, max: 2 ** 31 - 1, default: 0 }),
+      priority: v['no-priority'] ? false : { nice: flag.int('nice', v.nice, { min: -20, max: 19, default: -10 }), ...(fifo > 0 ? { fifo } : {}) },
+      idlePoll, wait: flag.oneOf('wait', v.wait, ['block', 'poll'] as const, 'block'), progress,
+    });
+    print(out, v.json ?? false);
+    return 0;
+  });
+}
+
+function delay(args: string[]): Promise<number> {
+  return command({
+    name: 'bench delay', usage: DELAY_USAGE,
+    options: {
+      delays: { type: 'string', default: '0,100,200,300' }, methods: { type: 'string', default: 'replace,ensemble,rtc' }, tasks: { type: 'string', default: 'pick,place,touch' },
+      episodes: { type: 'string' }, 'smooth-episodes': { type: 'string' }, 'smooth-steps': { type: 'string' }, success: { type: 'string' },
+      bundle: { type: 'string' }, profile: { type: 'string', default: 'cpu' }, seed: { type: 'string' }, json: { type: 'boolean', default: false },
+    },
+  }, args, async (v) => {
+    const { benchDelay } = await import('./bench-delay.js');
+    const out = await benchDelay({
+      delaysMs: flag.list('delays', v.delays!, (d) => flag.num('delays', d, { min: 0, max: 5000 })),
+      methods: flag.list('methods', v.methods!, (m) => flag.oneOf('methods', m, JOIN_METHODS)),
+      tasks: flag.list('tasks', v.tasks!, (t) => flag.oneOf('tasks', t, TASK_NAMES)),
+      successPlanner: flag.oneOf('success', v.success, ['model', 'expert'] as const, 'model'),
+      episodes: flag.int('episodes', v.episodes, { min: 1, max: 1000, default: 2 }),
+      // Chunks run ~40 steps: 4 x 500 steps gives ~50 boundaries a cell.
+      smoothEpisodes: flag.int('smooth-episodes', v['smooth-episodes'], { min: 0, max: 100, default: 4 }),
+      smoothSteps: flag.int('smooth-steps', v['smooth-steps'], { min: 10, max: 100_000, default: 500 }),
+      bundle: v.bundle, profile: v.profile!, seed: flag.int('seed', v.seed, { min: 0, max: 2 ** 31 - 1, default: 0 }), progress,
+    });
+    print({ ...out, load_avg: loadavg() }, v.json ?? false);
+    return 0;
+  });
+}
+
+function ops(args: string[]): Promise<number> {
+  return command({
+    name: 'bench ops', usage: OPS_USAGE,
+    options: { rate: { type: 'string' }, duration: { type: 'string' }, 'request-rate': { type: 'string' }, bundle: { type: 'string' }, profile: { type: 'string', default: 'cpu' }, json: { type: 'boolean', default: false } },
+  }, args, async (v) => {
+    const { benchOps } = await import('./bench-ops.js');
+    const out = await benchOps({
+      rateHz: flag.num('rate', v.rate, { min: 1, max: 1000, default: 100 }),
+      durationS: flag.num('duration', v.duration, { min: 0.5, max: 3600, default: 10 }),
+      requestRate: flag.num('request-rate', v['request-rate'], { min: 0.1, max: 10_000, default: 100 }),
+      bundle: v.bundle, profile: v.profile!, progress,
+    });
+    print(out, v.json ?? false);
+    return 0;
+  });
+}
+
+function opsClient(args: string[]): Promise<number> {
+  return command({
+    name: 'bench ops-client', usage: OPS_CLIENT_USAGE,
+    options: { ops: { type: 'string' }, 'request-rate': { type: 'string' }, duration: { type: 'string' } },
+  }, args, async (v) => {
+    const { opsLoad } = await import('./bench-ops.js');
+    const out = await opsLoad(flag.required('ops', v.ops), flag.num('request-rate', v['request-rate'], { min: 0.1, max: 10_000, default: 100 }), flag.num('duration', v.duration, { min: 0.1, max: 3600, default: 10 }));
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+    return 0;
+  });
+}

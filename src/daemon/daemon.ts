@@ -1,0 +1,584 @@
+// The daemon: the one composition root. It builds the pipeline every closed loop runs
+//   robot driver -> observation store -> policy worker -> control loop (queue, joining, hand-over,
+//   safety filter, watchdog) -> robot driver, with the recorder tapping what was executed
+// and owns its lifecycle (configure / activate / deactivate / cleanup / shutdown, as a ROS 2
+// lifecycle node), its operating mode and its episodes. Parts start and stop by the table in
+// parts.ts. Two clocks drive the same path: realtime (the Ratekeeper on the wall clock, the
+// simulated arm free-running in its thread) and lockstep (virtual time, stepped by the caller:
+// simulation runs, collection, benchmarks and tests).
+import type { ActionChunk, Logger, ObservationSource, OperatingMode, RobotDriver } from '../core/index.js';
+import { CpuWake, raiseThreadPriority, rootLogger, secondsToNs, systemClock, VirtualClock, type Clock, type Observation, type PriorityResult } from '../core/index.js';
+import { ControlLoop, DelayedPlanner, ObservationStore, plannerFromEngine, type ChunkPlanner, type ControlLoopStats, type RatekeeperOptions, type StreamStatus, type TickAccountant } from '../control/index.js';
+import { PolicyEngine } from '../policy/index.js';
+import { openRecorder, recorderSpecFromBundleIO, type Recorder } from '../rlds/index.js';
+import { TeleopReceiver } from '../io/zmq/index.js';
+import { ComputeScheduler } from '../sched/index.js';
+import { ControlMetrics, createRegistry, serveMetrics, type MetricsServer } from '../metrics/index.js';
+import { SimRobot, SimWorkerRobot, isTaskName, type SceneInfo, type SceneOptions, type SimDriver, type ExpertOptions, type TaskName } from '../sim/index.js';
+import type { DaemonConfig } from './config.js';
+import type { NodeParams } from './params.js';
+import { Lifecycle, TransitionRefused, type LifecycleState, type Transition } from './lifecycle.js';
+import { PARTS, partsFor, type PartContext, type PartName } from './parts.js';
+import { streamTable } from './streams.js';
+import { EpisodeManager, type EpisodeOutcome } from './episodes.js';
+import { LoopStats } from './loop-stats.js';
+import { ScriptedOperatorDevice, TeleopInput } from './teleop-input.js';
+
+export type ClockKind = 'realtime' | 'lockstep';
+
+export interface DaemonOptions {
+  config: DaemonConfig;
+  log?: Logger;
+  /** Serve the ops RPC and telemetry sockets (vlad run); in-process commands leave them off. */
+  serve?: boolean;
+  /** Simulated robot: lockstep (virtual time, stepped by the caller) or realtime. Default: params.sim.clock. */
+  clock?: ClockKind;
+  /** Lockstep: virtual delay from an observation to its chunk's arrival, s (default 0: the next control step). */
+  lockstepDelayS?: number;
+  /** Lockstep: render camera pixels every tick (default true; the privileged expert planner needs none). */
+  pixels?: boolean;
+  /** Who plans: the bundle's policy (default) or, with the simulated robot, the privileged scripted expert. */
+  planner?: 'policy' | 'expert';
+  /** Best-of-K candidates (default: the hw-profile's). */
+  candidates?: number;
+  /** Rewrites every observation before the policy sees it (input probes). */
+  observationTransform?: (obs: Observation) => Observation;
+  /** Control rate, Hz (default: the hw-profile's). */
+  rateHz?: number;
+  ratekeeper?: Omit<RatekeeperOptions, 'rateHz' | 'clock' | 'log'>;
+  warmUpTicks?: number;
+  /** Realtime: the control thread's priority (default nice -10 when permitted); false leaves it. */
+  priority?: { nice?: number; fifo?: number } | false;
+  /** A robot driver to use instead of building one from the params (a test double, a ROS driver). */
+  driver?: RobotDriver;
+}
+
+export interface EpisodeRequest {
+  instruction?: string;
+  /** Simulated robot: the task scene to lay out (its instruction is used unless one is given). */
+  task?: TaskName;
+  seed?: number;
+  operatorSeed?: number;
+  /** Recovery-data options of the scripted operator. */
+  operatorOptions?: ExpertOptions;
+  swapInstruction?: boolean;
+  /** Simulated robot: the scripted operator drives (teleop mode) from the start. */
+  operator?: boolean;
+  /** Simulated robot: the scene ends the episode (success, time limit); false: only episode.stop does (benchmarks). Default true. */
+  autoEnd?: boolean;
+}
+
+export class DaemonError extends Error {
+  constructor(readonly code: 'refused' | 'bad_request', message: string) {
+    super(message);
+    this.name = 'DaemonError';
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class Daemon {
+  readonly lifecycle: Lifecycle = new Lifecycle();
+  readonly log: Logger;
+  readonly clockKind: ClockKind;
+  readonly clock: Clock;
+  readonly rateHz: number;
+  readonly periodS: number;
+  readonly stats: LoopStats;
+  readonly registry = createRegistry({ processMetrics: true });
+  private readonly params: DaemonConfig['params'];
+  private readonly startedMs = performance.now();
+  private mode: OperatingMode;
+  private operatorRequested = false;
+  private readonly running = new Set<PartName>();
+  private readonly hooks: Record<PartName, { start(): Promise<void>; stop(): Promise<void> }>;
+  private reconciling: Promise<void> = Promise.resolve();
+  // Configured resources.
+  private engine: PolicyEngine | undefined;
+  private planner: ChunkPlanner | undefined;
+  private delayed: DelayedPlanner | undefined;
+  private driver: RobotDriver | undefined;
+  private sim: SimDriver | undefined;
+  private recorder: Recorder | undefined;
+  private teleop: TeleopInput | undefined;
+  private device: ScriptedOperatorDevice | undefined;
+  private store: ObservationStore | undefined;
+  private loop: ControlLoop | undefined;
+  private loopRun: Promise<TickAccountant> | undefined;
+  private cpuWake: CpuWake | undefined;
+  private priority: PriorityResult | null = null;
+  private metricsServer: MetricsServer | undefined;
+  private readonly sched = new ComputeScheduler(1);
+  private lockstepStep = 0;
+  private readonly episodeListeners = new Set<(o: EpisodeOutcome) => void>();
+  private instruction = '';
+  episodes: EpisodeManager | undefined;
+  /** Serving sockets (ops, telemetry) attach here: see serve.ts. */
+  readonly extensions: { ops?: { start(): Promise<void>; stop(): Promise<void> }; telemetry?: { start(): Promise<void>; stop(): Promise<void> } } = {};
+
+  constructor(readonly opts: DaemonOptions) {
+    this.params = opts.config.params;
+    this.log = opts.log ?? rootLogger();
+    this.clockKind = opts.clock ?? (this.params.robot === 'sim' ? this.params.sim.clock : 'realtime');
+    this.clock = this.clockKind === 'lockstep' ? new VirtualClock(0n) : systemClock;
+    this.rateHz = opts.rateHz ?? opts.config.profile.control_rate_hz;
+    this.periodS = 1 / this.rateHz;
+    this.mode = this.params.mode;
+    this.stats = new LoopStats(new ControlMetrics(this.registry));
+    this.hooks = {
+      policy: { start: () => this.openPolicy(), stop: () => this.closePolicy() },
+      robot: { start: () => this.openRobot(), stop: () => this.closeRobot() },
+      recorder: { start: () => this.openRecorder(), stop: () => this.closeRecorder() },
+      teleop: { start: () => this.openTeleop(), stop: () => this.closeTeleop() },
+      control: { start: () => this.startControl(), stop: () => this.stopControl() },
+      scripted_operator: { start: () => this.startOperator(), stop: () => this.stopOperator() },
+      ops: { start: async () => this.extensions.ops?.start(), stop: async () => this.extensions.ops?.stop() },
+      telemetry: { start: async () => this.extensions.telemetry?.start(), stop: async () => this.extensions.telemetry?.stop() },
+      metrics: {
+        start: async () => { this.metricsServer = await serveMetrics(this.registry, { port: this.params.metrics_port }); this.log.info({ url: this.metricsServer.url }, 'metrics served'); },
+        stop: async () => { await this.metricsServer?.close(); this.metricsServer = undefined; },
+      },
+    };
+  }
+
+  get state(): LifecycleState { return this.lifecycle.state; }
+  get operatingMode(): OperatingMode { return this.mode; }
+  get controlLoop(): ControlLoop | undefined { return this.loop; }
+  get simDriver(): SimDriver | undefined { return this.sim; }
+  get robotDriver(): RobotDriver | undefined { return this.driver; }
+  get policy(): PolicyEngine | undefined { return this.engine; }
+  get datasetDir(): string | undefined { return this.recorder?.datasetDir; }
+  get observations(): ObservationSource | undefined { return this.store; }
+  get runningParts(): PartName[] { return PARTS.map((p) => p.name).filter((n) => this.running.has(n)); }
+
+  private context(lifecycle: LifecycleState = this.lifecycle.state): PartContext {
+    return {
+      lifecycle, mode: this.mode, robot: this.params.robot, recording: this.params.record.dir !== '', serving: this.opts.serve ?? false,
+      metrics: this.params.metrics_port > 0, operator: this.operatorRequested,
+    };
+  }
+
+  /**
+   * Starts and stops parts until what runs is what the table says for `ctx`: stops in reverse
+   * table order, starts in table order. A start that fails stops what this call started, then throws.
+   */
+  private reconcile(ctx: PartContext = this.context()): Promise<void> {
+    const next = this.reconciling.then(async () => {
+      const want = partsFor(ctx);
+      for (const p of [...PARTS].reverse()) {
+        if (this.running.has(p.name) && !want.has(p.name)) {
+          this.running.delete(p.name);
+          try { await this.hooks[p.name].stop(); } catch (err) { this.log.error({ err, part: p.name }, 'part failed to stop'); }
+        }
+      }
+      const started: PartName[] = [];
+      try {
+        for (const p of PARTS) {
+          if (want.has(p.name) && !this.running.has(p.name)) {
+            await this.hooks[p.name].start();
+            this.running.add(p.name);
+            started.push(p.name);
+          }
+        }
+      } catch (err) {
+        for (const name of started.reverse()) {
+          this.running.delete(name);
+          try { await this.hooks[name].stop(); } catch (e) { this.log.error({ err: e, part: name }, 'part failed to stop'); }
+        }
+        throw err;
+      }
+    });
+    this.reconciling = next.catch(() => undefined);
+    return next;
+  }
+
+  // --- lifecycle ---
+
+  /** Runs a lifecycle transition (configure, activate, deactivate, cleanup, shutdown). */
+  transition(t: string): Promise<LifecycleState> {
+    this.lifecycle.check(t);
+    return this.lifecycle.run(t, () => this.doTransition(t as Transition));
+  }
+
+  private async doTransition(t: Transition): Promise<void> {
+    const target = { configure: 'inactive', activate: 'active', deactivate: 'inactive', cleanup: 'unconfigured', shutdown: 'finalized' } as const;
+    if (t === 'cleanup' || t === 'shutdown') await this.closeEpisode('shutdown');
+    if (t === 'shutdown' && this.lifecycle.state === 'active') await this.reconcile(this.context('inactive'));
+    if (t === 'shutdown') await this.closeEpisode('shutdown');
+    await this.reconcile(this.context(target[t]));
+    this.log.info({ transition: t, state: target[t] }, `lifecycle: ${t} -> ${target[t]}`);
+  }
+
+  /** configure + activate (autostart). */
+  async start(): Promise<void> {
+    await this.transition('configure');
+    await this.transition('activate');
+  }
+
+  /** Brings up only the serving sockets (before configure, so a failing configure can be reported and retried). */
+  async serveOnly(): Promise<void> { await this.reconcile(); }
+
+  /** Hold, finish the open episode as truncated, flush, close everything. Idempotent. */
+  async shutdown(): Promise<void> {
+    if (this.lifecycle.state === 'finalized') return;
+    await this.transition('shutdown');
+  }
+
+  private async closeEpisode(reason: 'shutdown'): Promise<void> {
+    const e = this.episodes;
+    if (!e) return;
+    if (e.isOpen) await e.end({ success: false, truncated: true, reason });
+    else await e.pendingEnd;
+  }
+
+  // --- parts ---
+
+  private async openPolicy(): Promise<void> {
+    const cfg = this.opts.config;
+    const profile = { ...cfg.profile, ...(this.params.denoising_steps > 0 ? { denoising_steps: this.params.denoising_steps } : {}) };
+    const log = this.log.child({ part: 'policy' });
+    this.engine = await PolicyEngine.open(cfg.bundleDir, {
+      profile, seed: this.params.seed, selfTest: 'serving', log: (line) => log.info(line),
+      ...(this.params.noise_scale > 0 ? { noiseScale: this.params.noise_scale } : {}),
+    });
+    try {
+      this.checkBundleFitsRobot();
+    } catch (err) {
+      await this.closePolicy();
+      throw err;
+    }
+    this.log.info({ bundle: this.engine.modelVersion, provider: this.engine.provider.name, steps: this.engine.steps }, 'policy ready (self-test passed)');
+  }
+
+  /** The bundle's action vector must be the robot's joints, in order. */
+  private checkBundleFitsRobot(): void {
+    const io = this.engine!.manifest.io;
+    const joints = this.opts.config.robotDescription.joints.map((j) => j.name);
+    const where = this.opts.config.robotDescriptionFile;
+    if (io.action_dim !== joints.length) throw new DaemonError('refused', `bundle ${this.engine!.modelVersion} acts on ${io.action_dim} joints, the robot description ${where} has ${joints.length}`);
+    if (io.action_names && io.action_names.join() !== joints.join()) throw new DaemonError('refused', `bundle action order [${io.action_names.join(', ')}] is not the robot's joint order [${joints.join(', ')}] (${where})`);
+  }
+
+  private async closePolicy(): Promise<void> {
+    await this.engine?.close();
+    this.engine = undefined;
+  }
+
+  private async openRobot(): Promise<void> {
+    const io = this.engine!.manifest.io;
+    if (this.opts.driver) {
+      this.driver = this.opts.driver;
+    } else if (this.params.robot === 'sim') {
+      const size = io.cameras[0]?.width ?? 96;
+      if (io.cameras.some((c) => c.width !== size || c.height !== size)) throw new DaemonError('refused', `the simulated cameras are square and equal-sized; bundle cameras are ${JSON.stringify(io.cameras)}`);
+      const cameras = io.cameras.map((c) => c.name);
+      this.sim = this.clockKind === 'lockstep'
+        ? await SimRobot.create({ imageSize: size, cameras, physicsDt: this.periodS })
+        : await SimWorkerRobot.start({ imageSize: size, cameras, physicsDt: this.params.sim.physics_dt, cameraHz: this.params.sim.camera_hz });
+      this.driver = this.sim;
+      // A scene from the start, so the arm exists before the first episode names one.
+      const info = await this.sim.resetScene({ task: 'pick', seed: this.params.seed });
+      this.instruction = info.instruction;
+    } else {
+      throw new DaemonError('refused', "robot 'ros': the ROS 2 driver is not part of this build yet (use --robot sim)");
+    }
+    const missing = io.cameras.filter((c) => !this.driver!.cameras.some((d) => d.name === c.name));
+    if (missing.length) throw new DaemonError('refused', `the robot has no camera ${missing.map((c) => `'${c.name}'`).join(', ')} that the bundle needs`);
+    if (this.driver.jointNames.length !== io.action_dim) throw new DaemonError('refused', `robot ${this.driver.name} has ${this.driver.jointNames.length} joints, bundle acts on ${io.action_dim}`);
+    this.log.info({ robot: this.driver.name, clock: this.clockKind, rate_hz: this.rateHz }, 'robot open');
+  }
+
+  private async closeRobot(): Promise<void> {
+    if (this.driver && this.driver !== this.opts.driver) await this.driver.close();
+    this.driver = undefined;
+    this.sim = undefined;
+  }
+
+  private async openRecorder(): Promise<void> {
+    const r = this.params.record;
+    this.recorder = await openRecorder({
+      root: r.dir, name: r.dataset, spec: recorderSpecFromBundleIO(this.engine!.manifest.io), imageEncoding: r.image_encoding,
+      robot: this.driver!.name, hwProfile: this.opts.config.profile.name,
+      // Lockstep runs wait for room rather than drop; realtime never blocks the loop.
+      maxQueueSteps: 256,
+    });
+    this.recorder.on('episode-aborted', (id: string, err: Error) => this.log.error({ episode: id, err }, 'episode aborted by the recorder'));
+    this.log.info({ dataset: this.recorder.datasetDir }, 'recorder open');
+  }
+
+  private async closeRecorder(): Promise<void> {
+    await this.recorder?.close();
+    if (this.recorder) this.log.info({ dataset: this.recorder.datasetDir, ...this.recorder.stats() }, 'recorder flushed and closed');
+    this.recorder = undefined;
+  }
+
+  private async openTeleop(): Promise<void> {
+    const limits = this.opts.config.robotDescription.joints.map((j) => [j.position.min, j.position.max] as const);
+    const receiver = await TeleopReceiver.bind({ endpoint: this.params.teleop.endpoint, dim: limits.length, limits, logger: this.log.child({ part: 'teleop' }) });
+    this.teleop = new TeleopInput(receiver, this.clock);
+    this.log.info({ endpoint: receiver.endpoint }, 'teleop receiver bound');
+  }
+
+  private async closeTeleop(): Promise<void> {
+    await this.teleop?.receiver.close();
+    this.teleop = undefined;
+  }
+
+  private async startControl(): Promise<void> {
+    const driver = this.driver!;
+    const engine = this.engine!;
+    const lockstep = this.clockKind === 'lockstep';
+    const sim = this.sim;
+    const streams = streamTable(this.params, engine.manifest.io.cameras, {
+      jointStatesHz: sim ? 1 / sim.physicsDt : this.rateHz,
+      camerasHz: lockstep ? this.rateHz : this.params.sim.camera_hz,
+      teleopHz: this.rateHz,
+    });
+    this.store = new ObservationStore(driver, streams, this.teleop);
+    this.store.transform = this.opts.observationTransform;
+    this.store.setInstruction(this.instruction);
+    const base: ChunkPlanner = this.opts.planner === 'expert'
+      ? (() => { if (!sim) throw new DaemonError('refused', 'the expert planner needs the simulated robot'); return sim.expertPlanner(engine.manifest.io.chunk_length, engine.manifest.io.control_dt); })()
+      : plannerFromEngine(engine, this.opts.candidates ? { candidates: this.opts.candidates } : {});
+    this.delayed = lockstep ? new DelayedPlanner(base, secondsToNs(this.opts.lockstepDelayS ?? 0)) : undefined;
+    this.planner = this.delayed ?? base;
+    const p = this.params;
+    const controlLog = this.log.child({ part: 'control' });
+    this.loop = new ControlLoop({
+      rateHz: this.rateHz, robot: driver, robotDescription: this.opts.config.robotDescription, observations: this.store, planner: this.planner,
+      mode: this.mode, join: { method: p.join }, replanThreshold: p.replan_threshold, output: p.output_mode,
+      handover: { blendS: p.handover.blend_s, releaseAfterS: p.handover.release_after_s, operatorTimeoutS: p.handover.operator_timeout_s },
+      // Lockstep answers wait for virtual time, not the wall: never time out a request there.
+      maxPlanWaitS: lockstep ? 1e6 : 1, clock: this.clock, telemetry: this.stats, compute: this.sched,
+      ...(this.opts.ratekeeper ? { ratekeeper: this.opts.ratekeeper } : {}),
+      ...(this.opts.warmUpTicks !== undefined ? { warmUpTicks: this.opts.warmUpTicks } : {}),
+      log: (line) => controlLog.info(line),
+    });
+    this.episodes = new EpisodeManager({
+      periodS: this.periodS, recorder: this.recorder, scene: sim, robot: driver.name, hwProfile: this.opts.config.profile.name,
+      actionDim: engine.manifest.io.action_dim, log: this.log.child({ part: 'episodes' }),
+    });
+    this.episodes.listeners.add((o) => { for (const l of this.episodeListeners) l(o); });
+    this.loop.addTap(this.episodes.tap);
+    if (lockstep) {
+      this.lockstepStep = 0;
+      this.loop.begin(this.clock.nowNs());
+      return;
+    }
+    if (sim && !sim.realtime) await sim.startRealtime();
+    const rt = this.opts.config.profile.realtime;
+    this.cpuWake = await CpuWake.start({ idlePoll: rt.idle_poll, dmaLatencyUs: rt.cpu_dma_latency_us });
+    // After every worker thread exists, so none of them inherits it.
+    this.priority = this.opts.priority === false ? null : raiseThreadPriority(this.opts.priority ?? { nice: -10 });
+    this.loopRun = this.loop.run();
+    this.loopRun.catch((err: unknown) => this.log.fatal({ err }, 'control loop failed'));
+    this.log.info({ rate_hz: this.rateHz, join: p.join, output: p.output_mode, mode: this.mode, priority: this.priority }, 'control loop running');
+  }
+
+  /** Deactivate: bring the arm to a hold (idle), then stop ticking. */
+  private async stopControl(): Promise<void> {
+    const loop = this.loop;
+    if (!loop) return;
+    loop.setMode('idle');
+    if (this.clockKind === 'realtime') {
+      // Hold until the command is at rest (bounded: a fault path brakes on its own anyway).
+      const until = performance.now() + 1000;
+      while (performance.now() < until && loop.commandState.velocities.some((v) => v !== 0)) await sleep(this.periodS * 1000);
+      loop.close();
+      await this.loopRun;
+      await this.sim?.stopRealtime();
+      await this.cpuWake?.stop();
+      this.cpuWake = undefined;
+    } else {
+      for (let i = 0; i < 200 && loop.commandState.velocities.some((v) => v !== 0); i++) await this.stepLockstep();
+      loop.close();
+      await this.delayed?.drain();
+    }
+    this.loop = undefined;
+    this.loopRun = undefined;
+  }
+
+  private async startOperator(): Promise<void> {
+    const sim = this.sim;
+    if (!sim || !this.teleop) throw new DaemonError('refused', 'the scripted operator needs the simulated robot');
+    this.device = await ScriptedOperatorDevice.connect(sim, this.teleop.receiver.endpoint, this.clock, this.log.child({ part: 'operator' }));
+    await sim.setOperator(true);
+    if (this.mode === 'teleop') this.episodes?.markOperatorRan();
+    if (this.clockKind === 'realtime') this.device.start(2 * this.rateHz);
+    this.log.info({ mode: this.mode }, 'scripted operator started');
+  }
+
+  private async stopOperator(): Promise<void> {
+    await this.sim?.setOperator(false);
+    this.device?.close();
+    this.device = undefined;
+  }
+
+  /** What the realtime clock got from the machine: the control thread's priority and the idle-CPU measures. */
+  get realtimeReport(): { priority: PriorityResult | null; cpu_wake: unknown } { return { priority: this.priority, cpu_wake: this.cpuWake?.report ?? null }; }
+
+  /**
+   * Changes how the next activation builds the loop (joining, lockstep delay); only while inactive,
+   * as ros2_control changes a controller's parameters between deactivate and activate.
+   */
+  setLoopOptions(o: { join?: NodeParams['join']; lockstepDelayS?: number }): void {
+    if (this.lifecycle.state !== 'inactive') throw new DaemonError('refused', `loop options change only while inactive (the node is ${this.lifecycle.state})`);
+    if (o.join) this.params.join = o.join;
+    if (o.lockstepDelayS !== undefined) (this.opts as { lockstepDelayS?: number }).lockstepDelayS = o.lockstepDelayS;
+  }
+
+  // --- operating the daemon (ops RPC methods call these) ---
+
+  private requireActive(what: string): ControlLoop {
+    if (this.lifecycle.state !== 'active' || !this.loop) throw new DaemonError('refused', `cannot ${what}: the node is ${this.lifecycle.state} (activate first)`);
+    return this.loop;
+  }
+
+  async setMode(mode: OperatingMode): Promise<void> {
+    this.mode = mode;
+    this.loop?.setMode(mode);
+    if (mode === 'idle' || mode === 'autonomous') this.operatorRequested = false;
+    await this.reconcile();
+  }
+
+  /** Starts (or stops) the simulated arm's scripted operator as the teleop device. */
+  async setScriptedOperator(on: boolean): Promise<void> {
+    if (!this.sim) throw new DaemonError('refused', 'the scripted operator exists only with the simulated robot (--robot sim)');
+    if (on && (this.mode === 'idle' || this.mode === 'autonomous')) throw new DaemonError('refused', `the operator commands only in teleop or intervention mode (mode is ${this.mode})`);
+    this.requireActive('start the operator');
+    if (this.operatorRequested === on) return;
+    this.operatorRequested = on;
+    await this.reconcile();
+  }
+
+  hardStop(active: boolean): void { this.requireActive(active ? 'hard-stop' : 'release').hardStop(active); }
+
+  async startEpisode(req: EpisodeRequest): Promise<{ id: string; instruction: string; scene?: SceneInfo }> {
+    const loop = this.requireActive('start an episode');
+    const episodes = this.episodes!;
+    if (episodes.isOpen || episodes.pendingEnd) throw new DaemonError('refused', `an episode is already running (${episodes.current?.id ?? 'ending'}): stop it first`);
+    let scene: SceneInfo | undefined;
+    if (req.task !== undefined) {
+      if (!this.sim) throw new DaemonError('bad_request', 'task scenes exist only with the simulated robot; give an instruction');
+      if (!isTaskName(req.task)) throw new DaemonError('bad_request', `unknown task '${String(req.task)}'`);
+      if (req.operator && this.mode !== 'teleop') throw new DaemonError('refused', `the scripted operator drives a whole episode only in teleop mode (mode is ${this.mode})`);
+      if (this.operatorRequested) { this.operatorRequested = false; await this.reconcile(); }
+      const options: SceneOptions = { task: req.task, seed: req.seed ?? 0, ...(req.operatorSeed !== undefined ? { operatorSeed: req.operatorSeed } : {}), ...(req.operatorOptions ? { operator: req.operatorOptions } : {}), ...(req.swapInstruction ? { swapInstruction: true } : {}) };
+      // No command may reach the arm between the reset and the loop taking the new state as its start.
+      loop.suspend();
+      try {
+        scene = await this.sim.resetScene(options);
+      } finally {
+        this.store!.reset();
+        loop.resync();
+      }
+    } else if (!req.instruction?.trim()) {
+      throw new DaemonError('bad_request', 'an episode needs an instruction (or, with the simulated robot, a task)');
+    }
+    this.instruction = req.instruction?.trim() || scene!.instruction;
+    this.store!.setInstruction(this.instruction);
+    const id = episodes.begin(this.instruction, req.autoEnd === false ? undefined : scene);
+    if (req.operator) { this.operatorRequested = true; await this.reconcile(); }
+    return { id, instruction: this.instruction, ...(scene ? { scene } : {}) };
+  }
+
+  async stopEpisode(success: boolean): Promise<EpisodeOutcome> {
+    this.requireActive('stop an episode');
+    const e = this.episodes!;
+    if (!e.isOpen) {
+      if (e.pendingEnd) return e.pendingEnd;
+      throw new DaemonError('refused', 'no episode is running');
+    }
+    return e.end({ success, truncated: false, reason: 'stopped' });
+  }
+
+  /** Changes the instruction the policy sees (a new language command mid-episode, or between episodes). */
+  setInstruction(text: string): void {
+    if (!text.trim()) throw new DaemonError('bad_request', 'instruction must be non-empty');
+    this.instruction = text.trim();
+    this.store?.setInstruction(this.instruction);
+  }
+
+  // --- lockstep stepping (virtual time) ---
+
+  /**
+   * One control tick in virtual time: deliver the chunks due now, pass the scripted operator's
+   * command over the teleop socket, tick the loop, step the simulated arm one period, and let an
+   * episode that just ended become durable.
+   */
+  async stepLockstep(): Promise<void> {
+    if (this.clockKind !== 'lockstep') throw new Error('stepLockstep: the daemon runs on the realtime clock');
+    const loop = this.requireActive('step');
+    const clock = this.clock as VirtualClock;
+    const k = this.lockstepStep++;
+    clock.now = BigInt(k) * secondsToNs(this.periodS);
+    await this.delayed?.deliver(clock.now);
+    if (this.device && (await this.device.pump())) await this.teleop!.next();
+    // Faster than real time: wait for the recorder rather than drop a step.
+    if (this.recorder && this.episodes?.isOpen) await this.recorder.whenWritable();
+    loop.tick(k, clock.now);
+    if (this.sim) await this.sim.advance(1, this.opts.pixels ?? true);
+    const ending = this.episodes?.pendingEnd;
+    if (ending) await ending;
+  }
+
+  /** Lockstep: starts an episode and steps until it ends (sim scenes end themselves). */
+  async runEpisode(req: EpisodeRequest, onTick?: () => Promise<void> | void): Promise<EpisodeOutcome> {
+    await this.startEpisode(req);
+    const episodes = this.episodes!;
+    let outcome: EpisodeOutcome | undefined;
+    const done = episodes.whenEnded().then((o) => { outcome = o; });
+    while (!outcome) {
+      await this.stepLockstep();
+      await onTick?.();
+      await Promise.race([done, Promise.resolve()]);
+    }
+    return outcome;
+  }
+
+  // --- status ---
+
+  loopSnapshot(): ControlLoopStats | undefined { return this.loop?.snapshot(); }
+  streamStatus(): StreamStatus[] { return this.store?.status(this.clock.nowNs()) ?? []; }
+
+  status(): Record<string, unknown> {
+    const loop = this.loop;
+    const engine = this.engine;
+    const s = this.stats.summary();
+    return {
+      lifecycle: this.lifecycle.state,
+      transitioning: this.lifecycle.transitioning ?? null,
+      last_error: this.lifecycle.lastError ?? null,
+      mode: this.mode,
+      control: {
+        state: loop?.state ?? null, hard_stop: loop?.hardStopped ?? false, operator_engaged: loop?.operatorEngaged ?? false,
+        rate_hz: this.rateHz, clock: this.clockKind, join: this.params.join, output: this.params.output_mode,
+        jitter_ms: s.jitter_ms, deadline_misses: s.deadline_misses, ticks: s.ticks,
+        steps_by_source: loop?.snapshot().steps ?? null,
+      },
+      planner: { latency_ms: s.planner_ms, inference_ms: s.inference_ms, delay_steps: s.delay_steps, chunks: s.chunks },
+      episode: this.episodes?.current ?? null,
+      last_episode: this.episodes?.last ? { id: this.episodes.last.id, success: this.episodes.last.success, truncated: this.episodes.last.truncated, reason: this.episodes.last.reason, steps: this.episodes.last.steps } : null,
+      bundle: engine ? { name: engine.manifest.name, version: engine.manifest.version, expert: engine.manifest.expert.kind, steps: engine.steps, provider: engine.provider.name } : null,
+      adapter: engine ? 'base' : null,
+      robot: this.driver ? { name: this.driver.name, kind: this.params.robot, joints: this.driver.jointNames } : null,
+      recorder: this.recorder ? { dataset: this.recorder.datasetDir, ...this.recorder.stats() } : null,
+      streams: this.streamStatus().map((t) => ({ ...t, ageS: Number.isFinite(t.ageS) ? Math.round(t.ageS * 1000) / 1000 : null })),
+      parts: this.runningParts,
+      instruction: this.instruction,
+      uptime_s: Math.round(performance.now() - this.startedMs) / 1000,
+    };
+  }
+
+  /** Called with every finished episode's outcome (telemetry, commands). */
+  onEpisodeEnd(listener: (o: EpisodeOutcome) => void): () => void {
+    this.episodeListeners.add(listener);
+    return () => this.episodeListeners.delete(listener);
+  }
+
+  /** Called with every accepted chunk (telemetry). */
+  onChunk(listener: (chunk: ActionChunk) => void): () => void { return this.stats.onChunk(listener); }
+
+  /** Thrown errors a caller may show as-is (refusals, bad requests, lifecycle refusals). */
+  static isRefusal(err: unknown): boolean { return err instanceof DaemonError || err instanceof TransitionRefused; }
+}

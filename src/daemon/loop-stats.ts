@@ -1,0 +1,72 @@
+// What the daemon keeps of its control loop for status, telemetry and metrics: recent tick
+// lateness and planner latency (fixed rings, no allocation per tick), forwarded to the Prometheus
+// instruments. It is the loop's ControlTelemetry.
+import type { ActionChunk } from '../core/index.js';
+import { percentile } from '../core/index.js';
+import type { ControlTelemetry, SafetyRule, TickTiming, WatchdogEvent, WatchdogState } from '../control/index.js';
+import type { ControlMetrics } from '../metrics/index.js';
+
+class Ring {
+  private readonly buf: Float64Array;
+  private n = 0;
+  constructor(size: number) { this.buf = new Float64Array(size); }
+  push(x: number): void { this.buf[this.n++ % this.buf.length] = x; }
+  values(): number[] { return Array.from(this.buf.subarray(0, Math.min(this.n, this.buf.length))); }
+  get count(): number { return this.n; }
+}
+
+export interface DistributionMs { p50: number; p99: number; max: number; n: number }
+
+const dist = (xs: number[]): DistributionMs | null => (xs.length ? { p50: round(percentile(xs, 50)), p99: round(percentile(xs, 99)), max: round(Math.max(...xs)), n: xs.length } : null);
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+export class LoopStats implements ControlTelemetry {
+  private readonly lateMs = new Ring(2048);
+  private readonly plannerMs = new Ring(256);
+  private readonly callMs = new Ring(4096);
+  private readonly delays = new Ring(256);
+  ticks = 0;
+  misses = 0;
+  chunks = 0;
+  private readonly chunkListeners = new Set<(chunk: ActionChunk) => void>();
+  /** Every real-timer tick's lateness and timing (benchmarks keep all of them). */
+  tickListener: ((lateS: number, misses: number, timing?: TickTiming) => void) | undefined;
+
+  constructor(private readonly metrics?: ControlMetrics) {}
+
+  onChunk(listener: (chunk: ActionChunk) => void): () => void {
+    this.chunkListeners.add(listener);
+    return () => this.chunkListeners.delete(listener);
+  }
+
+  tick(lateS: number, misses: number, timing?: TickTiming): void {
+    this.tickListener?.(lateS, misses, timing);
+    this.ticks++;
+    this.misses += misses;
+    this.lateMs.push(lateS * 1e3);
+    this.metrics?.tick(lateS, misses);
+  }
+  clamp(rule: SafetyRule, joint: string): void { this.metrics?.clamp(rule, joint); }
+  watchdog(event: WatchdogEvent, state: WatchdogState): void { this.metrics?.watchdog(event, state); }
+  queueDepth(steps: number): void { this.metrics?.queueDepth(steps); }
+  inferenceDelay(steps: number): void { this.delays.push(steps); this.metrics?.inferenceDelay(steps); }
+  inferenceStage(stage: string, seconds: number): void {
+    if (stage === 'round_trip') this.plannerMs.push(seconds * 1e3);
+    if (stage === 'call') this.callMs.push(seconds * 1e3);
+    this.metrics?.inferenceStage(stage, seconds);
+  }
+  chunk(outcome: 'accepted' | 'stale' | 'invalid' | 'late', chunk?: ActionChunk): void {
+    this.metrics?.chunk(outcome);
+    if (outcome !== 'accepted' || !chunk) return;
+    this.chunks++;
+    for (const l of this.chunkListeners) l(chunk);
+  }
+
+  /** Recent figures: tick lateness (jitter) and planner round trip, ms. */
+  summary(): { jitter_ms: DistributionMs | null; planner_ms: DistributionMs | null; inference_ms: DistributionMs | null; delay_steps: DistributionMs | null; ticks: number; deadline_misses: number; chunks: number } {
+    return { jitter_ms: dist(this.lateMs.values()), planner_ms: dist(this.plannerMs.values()), inference_ms: dist(this.callMs.values()), delay_steps: dist(this.delays.values()), ticks: this.ticks, deadline_misses: this.misses, chunks: this.chunks };
+  }
+
+  /** Every planner call's wall time so far (up to the last 4096), ms. */
+  inferenceSamples(): number[] { return this.callMs.values(); }
+}

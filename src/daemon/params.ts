@@ -1,0 +1,163 @@
+// The node's declared parameters: one JSON schema for the params file (a ROS 2 parameters YAML,
+// `launch/vlad.params.yaml`), the same one the ROS node declares its parameters from. Every field
+// has a type, a range and a default here, in one place (ros2_control's generate_parameter_library).
+import { compileSchema } from '../core/index.js';
+
+export const ROBOT_KINDS = ['sim', 'ros'] as const;
+export type RobotKind = (typeof ROBOT_KINDS)[number];
+
+export interface StreamParams { rate_hz: number; max_age_s: number }
+
+export interface NodeParams {
+  /** sim: the embedded MuJoCo arm; ros: the ROS 2 driver (rclnodejs, ROS sourced). */
+  robot: RobotKind;
+  /** Bundle directory; empty: the shipped model. */
+  bundle: string;
+  /** hw-profiles/<name>.yaml or a path. */
+  hw_profile: string;
+  /** Robot description (safety envelope) YAML; empty: hw-profiles/robots/vlad-sim-arm.yaml for the sim. */
+  robot_description: string;
+  /** Operating mode after activation. */
+  mode: 'idle' | 'autonomous' | 'teleop' | 'intervention';
+  /** Configure and activate at start (else wait for `transition` requests). */
+  autostart: boolean;
+  /** Chunk joining. */
+  join: 'replace' | 'ensemble' | 'rtc';
+  /** forward: per-tick commands (forward_command_controller); trajectory: JointTrajectoryController. */
+  output_mode: 'forward' | 'trajectory';
+  /** Re-plan when this fraction of the chunk is left. */
+  replan_threshold: number;
+  /** Denoising steps override (0: the hw-profile's, else the bundle's). */
+  denoising_steps: number;
+  /** Initial-noise scale override (0: the bundle's). */
+  noise_scale: number;
+  /** Run seed: chunk noise seeds derive from it. */
+  seed: number;
+  handover: { blend_s: number; release_after_s: number; operator_timeout_s: number };
+  /** The input streams' expected rates and staleness limits (0 rate: derived from the robot). */
+  streams: { joint_states: StreamParams; cameras: StreamParams; teleop: StreamParams };
+  record: { dir: string; dataset: string; image_encoding: 'jpeg' | 'png' };
+  ops: {
+    endpoint: string;
+    telemetry_endpoint: string;
+    /** CURVE: required when an endpoint is not loopback. Key files are z85 text (vlad ctl keygen). */
+    curve: { secret_key_file: string; public_key_file: string; allowed_clients: string[] };
+  };
+  teleop: { endpoint: string };
+  /** Prometheus /metrics on 127.0.0.1:PORT; 0: off. */
+  metrics_port: number;
+  sim: { clock: 'realtime' | 'lockstep'; physics_dt: number; camera_hz: number };
+  // The ROS 2 driver's topics (used by --robot ros).
+  joint_names: string[];
+  camera_topics: Record<string, string>;
+  joint_states_topic: string;
+  instruction_topic: string;
+  command_topic: string;
+}
+
+const str = { type: 'string' } as const;
+const stream = {
+  type: 'object', additionalProperties: false, required: ['rate_hz', 'max_age_s'],
+  properties: { rate_hz: { type: 'number', minimum: 0, maximum: 10000 }, max_age_s: { type: 'number', exclusiveMinimum: 0, maximum: 60 } },
+} as const;
+const endpoint = { type: 'string', pattern: '^(tcp|ipc|inproc)://.+$' } as const;
+const topic = { type: 'string', pattern: '^~?/?[A-Za-z_][A-Za-z0-9_/]*$' } as const;
+
+export const PARAMS_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    robot: { enum: ROBOT_KINDS },
+    bundle: str,
+    hw_profile: { type: 'string', minLength: 1 },
+    robot_description: str,
+    mode: { enum: ['idle', 'autonomous', 'teleop', 'intervention'] },
+    autostart: { type: 'boolean' },
+    join: { enum: ['replace', 'ensemble', 'rtc'] },
+    output_mode: { enum: ['forward', 'trajectory'] },
+    replan_threshold: { type: 'number', minimum: 0, maximum: 1 },
+    denoising_steps: { type: 'integer', minimum: 0, maximum: 100 },
+    noise_scale: { type: 'number', minimum: 0, maximum: 4 },
+    seed: { type: 'integer', minimum: 0, maximum: 2147483647 },
+    handover: {
+      type: 'object', additionalProperties: false,
+      properties: { blend_s: { type: 'number', minimum: 0, maximum: 10 }, release_after_s: { type: 'number', exclusiveMinimum: 0, maximum: 60 }, operator_timeout_s: { type: 'number', exclusiveMinimum: 0, maximum: 10 } },
+    },
+    streams: { type: 'object', additionalProperties: false, properties: { joint_states: stream, cameras: stream, teleop: stream } },
+    record: {
+      type: 'object', additionalProperties: false,
+      properties: { dir: str, dataset: { type: 'string', pattern: '^[a-zA-Z][a-zA-Z0-9_]*$' }, image_encoding: { enum: ['jpeg', 'png'] } },
+    },
+    ops: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        endpoint, telemetry_endpoint: endpoint,
+        curve: {
+          type: 'object', additionalProperties: false,
+          properties: { secret_key_file: str, public_key_file: str, allowed_clients: { type: 'array', items: { type: 'string', pattern: '^[0-9A-Za-z.:+=^!/*?&<>()\\[\\]{}@%$#-]{40}$' } } },
+        },
+      },
+    },
+    teleop: { type: 'object', additionalProperties: false, properties: { endpoint } },
+    metrics_port: { type: 'integer', minimum: 0, maximum: 65535 },
+    sim: {
+      type: 'object', additionalProperties: false,
+      properties: { clock: { enum: ['realtime', 'lockstep'] }, physics_dt: { type: 'number', minimum: 0.001, maximum: 0.05 }, camera_hz: { type: 'number', exclusiveMinimum: 0, maximum: 240 } },
+    },
+    joint_names: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+    camera_topics: { type: 'object', additionalProperties: topic },
+    joint_states_topic: topic,
+    instruction_topic: topic,
+    command_topic: topic,
+  },
+} as const;
+
+export const validateParams = compileSchema<Partial<NodeParams>>(PARAMS_SCHEMA);
+
+export const DEFAULT_PARAMS: NodeParams = {
+  robot: 'sim',
+  bundle: '',
+  hw_profile: 'cpu',
+  robot_description: '',
+  mode: 'idle',
+  autostart: true,
+  join: 'rtc',
+  output_mode: 'forward',
+  replan_threshold: 0.2,
+  denoising_steps: 0,
+  noise_scale: 0,
+  seed: 0,
+  handover: { blend_s: 0.3, release_after_s: 1.0, operator_timeout_s: 0.25 },
+  streams: {
+    joint_states: { rate_hz: 0, max_age_s: 0.1 },
+    cameras: { rate_hz: 0, max_age_s: 0.25 },
+    teleop: { rate_hz: 0, max_age_s: 0.25 },
+  },
+  record: { dir: '', dataset: 'vlad_episodes', image_encoding: 'jpeg' },
+  ops: { endpoint: 'tcp://127.0.0.1:5570', telemetry_endpoint: 'tcp://127.0.0.1:5571', curve: { secret_key_file: '', public_key_file: '', allowed_clients: [] } },
+  teleop: { endpoint: 'tcp://127.0.0.1:5572' },
+  metrics_port: 0,
+  sim: { clock: 'realtime', physics_dt: 0.004, camera_hz: 30 },
+  joint_names: ['joint1', 'joint2', 'joint3', 'joint4', 'joint5', 'joint6', 'gripper'],
+  camera_topics: { scene: '/cameras/scene/image_raw', wrist: '/cameras/wrist/image_raw' },
+  joint_states_topic: '/joint_states',
+  instruction_topic: '/vlad/instruction',
+  command_topic: '/joint_trajectory_controller/joint_trajectory',
+};
+
+type Plain = Record<string, unknown>;
+const isPlain = (v: unknown): v is Plain => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Deep merge of parameter objects: later ones win field by field; arrays and scalars replace. */
+export function mergeParams<T>(base: T, ...layers: readonly unknown[]): T {
+  let out: unknown = structuredClone(base);
+  for (const layer of layers) out = mergeOne(out, layer);
+  return out as T;
+}
+
+function mergeOne(a: unknown, b: unknown): unknown {
+  if (!isPlain(a) || !isPlain(b)) return b === undefined ? a : structuredClone(b);
+  const out: Plain = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = k in a ? mergeOne(a[k], v) : structuredClone(v);
+  return out;
+}

@@ -1,0 +1,123 @@
+// Operating the daemon from outside: the ops RPC methods (ZeroMQ ROUTER, io/zmq/ops.ts) and the
+// telemetry stream (PUB: status at 1 Hz, every accepted chunk, every finished episode). Every
+// request's params are validated by the method's schema before the daemon sees them; refusals
+// come back with the daemon's reason. Off loopback both sockets require CURVE (checked at bind).
+import { OPERATING_MODES, type Logger, type OperatingMode } from '../core/index.js';
+import { OpsError, OpsServer, TelemetryPublisher, readKeyFile, derivePublicKey, type OpsMethods, type ServerCurve } from '../io/zmq/index.js';
+import { TASK_NAMES, type TaskName } from '../sim/index.js';
+import { Daemon } from './daemon.js';
+import { TRANSITIONS } from './lifecycle.js';
+import type { NodeParams } from './params.js';
+
+const noParams = { type: 'object', additionalProperties: false, properties: {} } as const;
+
+/** Runs `work`, turning the daemon's refusals into `refused` replies with its reason. */
+async function guarded<T>(work: () => Promise<T> | T): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (Daemon.isRefusal(err)) throw new OpsError((err as { code?: string }).code === 'bad_request' ? 'bad_params' : 'refused', (err as Error).message);
+    throw err;
+  }
+}
+
+/** The ops RPC methods: what `vlad ctl` calls. */
+export function opsMethods(daemon: Daemon, onShutdown: () => void): OpsMethods {
+  return {
+    status: { description: 'lifecycle, mode, episode, bundle, control rate and jitter, planner latency, recorder, streams, uptime', params: noParams, handler: () => daemon.status() },
+    transition: {
+      description: 'lifecycle transition: configure, activate, deactivate, cleanup, shutdown',
+      params: { type: 'object', additionalProperties: false, required: ['transition'], properties: { transition: { enum: TRANSITIONS } } },
+      handler: (p: { transition: string }) => guarded(async () => {
+        if (p.transition === 'shutdown') {
+          daemon.lifecycle.check('shutdown');
+          setImmediate(onShutdown); // reply first: the ops socket closes with the node
+          return { state: daemon.state, shutting_down: true };
+        }
+        return { state: await daemon.transition(p.transition) };
+      }),
+    },
+    mode: {
+      description: 'operating mode: idle, autonomous, teleop, intervention',
+      params: { type: 'object', additionalProperties: false, required: ['mode'], properties: { mode: { enum: OPERATING_MODES } } },
+      handler: (p: { mode: OperatingMode }) => guarded(async () => { await daemon.setMode(p.mode); return { mode: daemon.operatingMode }; }),
+    },
+    'episode.start': {
+      description: 'start an episode: an instruction, or (simulated robot) a task scene with an optional seed',
+      params: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          instruction: { type: 'string', minLength: 1, maxLength: 1000 },
+          task: { enum: TASK_NAMES },
+          seed: { type: 'integer', minimum: 0, maximum: 2147483647 },
+          operator: { type: 'boolean' },
+        },
+      },
+      handler: (p: { instruction?: string; task?: TaskName; seed?: number; operator?: boolean }) => guarded(() => daemon.startEpisode(p)),
+    },
+    'episode.stop': {
+      description: 'end the running episode, labelled success or failure',
+      params: { type: 'object', additionalProperties: false, required: ['success'], properties: { success: { type: 'boolean' } } },
+      handler: (p: { success: boolean }) => guarded(() => daemon.stopEpisode(p.success)),
+    },
+    instruction: {
+      description: 'change the instruction the policy sees',
+      params: { type: 'object', additionalProperties: false, required: ['instruction'], properties: { instruction: { type: 'string', minLength: 1, maxLength: 1000 } } },
+      handler: (p: { instruction: string }) => guarded(() => { daemon.setInstruction(p.instruction); return { instruction: p.instruction }; }),
+    },
+    hard_stop: { description: 'brake at the emergency deceleration and hold until release', params: noParams, handler: () => guarded(() => { daemon.hardStop(true); return { hard_stop: true }; }) },
+    release: { description: 'release the hard stop (the arm holds until a fresh plan or operator command)', params: noParams, handler: () => guarded(() => { daemon.hardStop(false); return { hard_stop: false }; }) },
+    operator: {
+      description: 'simulated robot: the scripted operator takes over (teleop / intervention mode) or stops',
+      params: { type: 'object', additionalProperties: false, required: ['enabled'], properties: { enabled: { type: 'boolean' } } },
+      handler: (p: { enabled: boolean }) => guarded(async () => { await daemon.setScriptedOperator(p.enabled); return { operator: p.enabled }; }),
+    },
+  };
+}
+
+/** The CURVE setup of the ops params, or undefined when none is configured. Key files are read with their permissions checked. */
+export async function serverCurve(params: NodeParams): Promise<ServerCurve | undefined> {
+  const c = params.ops.curve;
+  if (!c.secret_key_file) return undefined;
+  const secretKey = await readKeyFile(c.secret_key_file, 'secret');
+  const publicKey = c.public_key_file ? await readKeyFile(c.public_key_file, 'public') : derivePublicKey(secretKey);
+  return { publicKey, secretKey, allowedClients: c.allowed_clients };
+}
+
+/** Attaches the ops RPC and telemetry parts to a daemon (they start and stop by its parts table). */
+export function attachServing(daemon: Daemon, params: NodeParams, log: Logger, onShutdown: () => void): { opsEndpoint: () => string | undefined; telemetryEndpoint: () => string | undefined } {
+  let ops: OpsServer | undefined;
+  let pub: TelemetryPublisher | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const unsubscribe: (() => void)[] = [];
+  daemon.extensions.ops = {
+    start: async () => {
+      const security = await serverCurve(params);
+      ops = await OpsServer.bind({ endpoint: params.ops.endpoint, methods: opsMethods(daemon, onShutdown), ...(security ? { security } : {}), logger: log.child({ part: 'ops' }) });
+      log.info({ endpoint: ops.endpoint, curve: security !== undefined }, 'ops RPC bound');
+    },
+    stop: async () => { await ops?.close(); ops = undefined; },
+  };
+  daemon.extensions.telemetry = {
+    start: async () => {
+      const security = await serverCurve(params);
+      const publisher = await TelemetryPublisher.bind({ endpoint: params.ops.telemetry_endpoint, ...(security ? { security } : {}), logger: log.child({ part: 'telemetry' }) });
+      pub = publisher;
+      timer = setInterval(() => publisher.publish('status', daemon.status()), 1000);
+      timer.unref();
+      unsubscribe.push(daemon.onChunk((c) => publisher.publish('chunk', {
+        t0_ns: c.t0Ns, dt: c.dt, horizon: c.horizon, action_dim: c.actionDim, model: c.modelVersion, adapter: c.adapterVersion, noise_seed: c.noiseSeed,
+        delay_steps: c.inferenceDelaySteps, first_action: Array.from(c.actions.subarray(0, c.actionDim)),
+      })));
+      log.info({ endpoint: publisher.endpoint }, 'telemetry bound');
+    },
+    stop: async () => {
+      if (timer) clearInterval(timer);
+      for (const u of unsubscribe.splice(0)) u();
+      await pub?.close();
+      pub = undefined;
+    },
+  };
+  daemon.onEpisodeEnd((o) => pub?.publish('episode', o));
+  return { opsEndpoint: () => ops?.endpoint, telemetryEndpoint: () => pub?.endpoint };
+}
