@@ -25,6 +25,10 @@ function makeMethods(calls: string[] = []): OpsMethods {
       params: { type: 'object', additionalProperties: false, required: ['text'], properties: { text: { type: 'string' } } },
       handler: async (p: { text: string }) => { calls.push('echo'); await Promise.resolve(); return { text: p.text }; },
     },
+    greet: {
+      params: { type: 'object', additionalProperties: false, properties: { name: { type: 'string', default: 'operator' } } },
+      handler: (p: { name: string }) => `hello ${p.name}`,
+    },
     // wait blocks until release is called with the same key: only concurrent handling finishes both.
     wait: {
       params: { type: 'object', required: ['key'], properties: { key: { type: 'string' } } },
@@ -63,6 +67,7 @@ test('DEALER (OpsClient) and REQ clients get replies', async (t) => {
   assert.equal(await client.call('add', { a: 2, b: 3 }), 5);
   assert.deepEqual(await client.call('status'), { state: 'idle' });
   assert.deepEqual(await client.call('echo', { text: 'hé' }), { text: 'hé' });
+  assert.equal(await client.call('greet'), 'hello operator'); // schema defaults are filled in
 
   const req = closeAfter(t, new Request({ linger: 0, receiveTimeout: 5000 }));
   req.connect(server.endpoint);
@@ -74,8 +79,8 @@ test('DEALER (OpsClient) and REQ clients get replies', async (t) => {
   assert.equal(bad.error?.code, 'bad_frame');
 
   const s = server.stats();
-  assert.equal(s.requests, 5);
-  assert.equal(s.ok, 4);
+  assert.equal(s.requests, 6);
+  assert.equal(s.ok, 5);
   assert.equal(s.errors, 1);
 });
 
@@ -125,7 +130,7 @@ test('every kind of bad request gets its error code, is counted and changes noth
   expectError(await send({ v: 1, id: 'x'.repeat(65), method: 'status' }), 'bad_request', null, /field id/);
   expectError(await send({ v: 1, id: 9, method: 42 }), 'bad_request', 9, /field method/);
   expectError(await send({ v: 1, id: 10, method: 'status', extra: true }), 'bad_request', 10, /unknown field 'extra'/);
-  expectError(await send({ v: 1, id: 11, method: 'fly' }), 'unknown_method', 11, /unknown method 'fly'; known: add, boom, echo, refuse, release, status, wait/);
+  expectError(await send({ v: 1, id: 11, method: 'fly' }), 'unknown_method', 11, /unknown method 'fly'; known: add, boom, echo, greet, refuse, release, status, wait/);
   expectError(await send({ v: 1, id: 12, method: 'toString' }), 'unknown_method', 12);
   expectError(await send({ v: 1, id: 13, method: 'add', params: { a: 'x', b: 1 } }), 'bad_params', 13, /^params\.a: must be number$/);
   expectError(await send({ v: 1, id: 14, method: 'echo' }), 'bad_params', 14, /^params\.text: /);

@@ -12,10 +12,10 @@ export {
 } from './ops.js';
 export { OpsClient, OpsCallError, DEFAULT_CALL_TIMEOUT_MS, type OpsCallErrorCode, type OpsClientOptions } from './ops-client.js';
 export {
-  TelemetryPublisher, TelemetrySubscriber, DEFAULT_TELEMETRY_ENDPOINT, MAX_TOPIC_LENGTH,
+  TelemetryPublisher, DEFAULT_TELEMETRY_ENDPOINT, MAX_TOPIC_LENGTH,
   type TelemetryMessage, type TelemetryPublisherOptions, type TelemetryPublisherStats,
-  type TelemetrySubscriberOptions, type TelemetrySubscriberStats,
 } from './telemetry.js';
+export { TelemetrySubscriber, type TelemetrySubscriberOptions, type TelemetrySubscriberStats } from './telemetry-subscriber.js';
 export {
   isLoopbackEndpoint, checkBindSecurity, validateServerCurve, validateClientCurve, derivePublicKey,
   generateKeyPair, writeKeyPair, readKeyFile, readKeyPair, SecurityConfigError, DEFAULT_ZAP_DOMAIN,

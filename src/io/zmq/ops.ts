@@ -23,7 +23,7 @@ const MAX_METHOD_LENGTH = 128;
 const REQUEST_FIELDS = new Set(['v', 'id', 'method', 'params']);
 
 export interface OpsMethod<P = any> {
-  /** JSON schema of the params map (missing params are validated as {}). */
+  /** JSON schema of the params map (missing params are validated as {}); its `default`s are filled in. */
   params: Record<string, unknown>;
   /** Throw `new OpsError('refused', why)` to refuse; any other throw answers `internal`. */
   handler(params: P): unknown;
