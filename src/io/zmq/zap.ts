@@ -7,11 +7,13 @@
 // the domain 'vlad' and, in practice, one list of operator keys); a server that needs a separate
 // list names its own domain. Requests for an unknown domain or a non-CURVE mechanism get 400.
 // Servers set zapEnforceDomain, so with no handler bound libzmq refuses clients (fails closed).
+import { setTimeout as delay } from 'node:timers/promises';
 import { Router } from 'zeromq';
 import { rootLogger, type Logger } from '../../core/log.js';
 import { z85Encode } from './z85.js';
 
 export const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
+const BIND_RETRY_MS = 2000;
 
 export interface ZapDomainStats {
   allowed: number;
@@ -40,11 +42,23 @@ class ZapHandler {
   constructor(private readonly logger: Logger) {}
 
   async start(): Promise<void> {
-    try {
-      await this.socket.bind(ZAP_ENDPOINT);
-    } catch (err) {
-      this.socket.close();
-      throw new Error(`cannot start the ZAP handler at ${ZAP_ENDPOINT} (another ZAP handler in this process?): ${(err as Error).message}`);
+    // libzmq frees an inproc address in its reaper thread a little after close(), so a handler
+    // started right after the previous one closed can meet EADDRINUSE for a moment: retry briefly.
+    // (Not unbind() before close: zeromq.js runs it on a worker thread while this socket's
+    // receive loop is live, and that aborted libzmq in pipe.cpp under load.)
+    const deadline = Date.now() + BIND_RETRY_MS;
+    for (;;) {
+      try {
+        await this.socket.bind(ZAP_ENDPOINT);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && Date.now() < deadline) {
+          await delay(10);
+          continue;
+        }
+        this.socket.close();
+        throw new Error(`cannot start the ZAP handler at ${ZAP_ENDPOINT} (another ZAP handler in this process?): ${(err as Error).message}`);
+      }
     }
     this.loop = this.run();
   }
