@@ -44,8 +44,9 @@ class ZapHandler {
   async start(): Promise<void> {
     // libzmq frees an inproc address in its reaper thread a little after close(), so a handler
     // started right after the previous one closed can meet EADDRINUSE for a moment: retry briefly.
-    // (Not unbind() before close: zeromq.js runs it on a worker thread while this socket's
-    // receive loop is live, and that aborted libzmq in pipe.cpp under load.)
+    // (Not unbind() before close: in a stress loop of handshakes that aborted libzmq 4.3.5 with
+    // "Assertion failed: _state == term_ack_sent ..." in pipe.cpp, about once per 500 cycles;
+    // close() alone never did. The cause was not pinned down.)
     const deadline = Date.now() + BIND_RETRY_MS;
     for (;;) {
       try {
