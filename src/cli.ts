@@ -7,14 +7,14 @@ import process from 'node:process';
 type CommandModule = { run(args: string[]): Promise<number> };
 
 const COMMANDS: Record<string, { load: () => Promise<CommandModule>; help: string }> = {
-  bundle: { load: () => import('./bundle/cli.js'), help: 'bundle verify|info DIR [--json]' },
+  bundle: { load: () => import('./cli/bundle.js'), help: 'bundle verify|info DIR [--json]' },
   bench: { load: () => import('./control/bench-cli.js'), help: 'bench --bundle DIR [--json] [--profile NAME] | bench control [--rate HZ] [--duration S] [--json] | bench delay [--json]' },
   control: { load: () => import('./control/cli.js'), help: 'control jitter [--rate HZ] [--duration S] [--latency-ms MS] [--json]' },
   sim: { load: () => import('./sim/cli.js'), help: 'sim --bundle DIR --task T|all --episodes N [--seed S] [--json] [--record DIR] [--video FILE.gif]' },
   collect: { load: async () => ({ run: (await import('./sim/cli.js')).runCollect }), help: 'collect --task T|all --episodes N --out DIR [--seed S]' },
   'sim-bench': { load: async () => ({ run: (await import('./sim/bench.js')).runBench }), help: 'sim-bench [--episodes N]  (expert success, sim speed, render time)' },
   demo: { load: async () => ({ run: (await import('./sim/cli.js')).runDemo }), help: 'demo [--episodes N]  (short closed-loop run on the shipped model)' },
-  rlds: { load: () => import('./rlds/cli.js'), help: 'rlds info|validate|cat DIR, rlds bench' },
+  rlds: { load: () => import('./cli/rlds.js'), help: 'rlds info|validate|cat DIR, rlds bench  (vlad rlds SUBCOMMAND --help)' },
 };
 
 function usage(): string {

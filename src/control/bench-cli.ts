@@ -27,7 +27,7 @@ function method(v: string, flag: string): JoinMethod {
 
 export async function run(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== 'control' && sub !== 'delay') return (await import('../policy/bench-cli.js')).run(args);
+  if (sub !== 'control' && sub !== 'delay') return (await import('../cli/bench-policy.js')).run(args);
   try {
     return sub === 'control' ? await runControl(rest) : await runDelay(rest);
   } catch (err) {

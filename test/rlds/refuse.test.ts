@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { openRecorder, type RecorderOptions } from '../../src/rlds/index.js';
 import { DatasetStore } from '../../src/rlds/store.js';
 import { buildFeatures } from '../../src/rlds/schema.js';
-import { tempDir } from './helpers.js';
+import { cliPath, tempDir } from './helpers.js';
 
 const spec = { cameras: [{ name: 'image', height: 8, width: 12, channels: 3 }], stateDim: 3, actionDim: 2 };
 
@@ -124,5 +124,15 @@ if (process.env.VLAD_RLDS_REFUSE_CHILD) {
     assert.ok(existsSync(join(root, 'vlad_abandon', '1.0.0', 'features.json')));
     await store.abandon();
     assert.deepEqual(readdirSync(base), []);
+  });
+
+  test('CLI: rlds bench into an unwritable --out exits 1 naming the directory and the reason', () => {
+    const base = tempDir('bench');
+    const file = join(base, 'file');
+    writeFileSync(file, '');
+    const r = spawnSync(process.execPath, [cliPath, 'rlds', 'bench', '--seconds', '1', '--out', join(file, 'sub')], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /cannot write to \S+\/file\/sub\/vlad_bench\/1\.0\.0 \(ENOTDIR: \S+\/file is not a directory\)/);
+    assert.deepEqual(readdirSync(base), ['file']);
   });
 }
