@@ -14,7 +14,7 @@ export const COMMANDS: Record<string, { load: () => Promise<CommandModule>; help
   demo: { load: () => import('./demo.js'), help: 'demo [--episodes N]   (the daemon on the simulated robot, driven over its ops socket)' },
   bench: { load: () => import('./bench.js'), help: 'bench control|delay|ops ... | bench --bundle DIR ...' },
   bundle: { load: () => import('./bundle.js'), help: 'bundle verify|info DIR [--json]' },
-  rlds: { load: () => import('./rlds.js'), help: 'rlds info|validate|cat DIR, rlds bench' },
+  rlds: { load: () => import('./rlds.js'), help: 'rlds info|validate|cat DIR, rlds bench  (vlad rlds SUBCOMMAND --help)' },
   'sim-bench': { load: () => import('./bench-sim.js'), help: 'sim-bench [--episodes N]   (expert success, sim speed, render time)' },
 };
 

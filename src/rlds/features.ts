@@ -173,6 +173,44 @@ export function flattenLeaves(node: FeatureNode, path: string[] = [], sequenceRa
   return out;
 }
 
+/** One node in a few words: "Tensor float32[4]", "Image uint8[48,48,3] png", "Text". */
+function nodeSummary(n: FeatureNode): string {
+  const cls = n.className.slice(n.className.lastIndexOf('.') + 1);
+  switch (n.type) {
+    case 'tensor': return `${cls} ${n.dtype}[${n.shape.join(',')}]${n.encoding !== 'none' ? ` ${n.encoding}` : ''}${n.optional ? ' optional' : ''}`;
+    case 'image': return `${cls} ${n.dtype}[${n.shape.join(',')}]${n.encodingFormat ? ` ${n.encodingFormat}` : ''}`;
+    case 'classLabel': return `${cls}(${n.numClasses ?? '?'})`;
+    case 'sequence': return `${cls}(length ${n.length})`;
+    default: return cls;
+  }
+}
+
+/**
+ * The first place where two feature trees differ, as "steps/observation/state: Tensor float32[4]
+ * in the existing dataset, Tensor float32[5] here"; undefined when they are the same.
+ */
+export function featureDifference(existing: FeatureNode, wanted: FeatureNode, path: string[] = []): string | undefined {
+  const key = path.length ? path.join('/') : 'the top-level feature';
+  const there = nodeSummary(existing), here = nodeSummary(wanted);
+  if (existing.type !== wanted.type || there !== here) return `${key}: ${there} in the existing dataset, ${here} here`;
+  if (existing.type === 'dict' && wanted.type === 'dict') {
+    for (const name of wanted.children.keys()) if (!existing.children.has(name)) return `${[...path, name].join('/')}: not in the existing dataset`;
+    for (const name of existing.children.keys()) if (!wanted.children.has(name)) return `${[...path, name].join('/')}: only in the existing dataset`;
+    for (const [name, child] of wanted.children) {
+      const d = featureDifference(existing.children.get(name)!, child, [...path, name]);
+      if (d) return d;
+    }
+  }
+  if (existing.type === 'sequence' && wanted.type === 'sequence') {
+    const d = featureDifference(existing.feature, wanted.feature, path);
+    if (d) return d;
+  }
+  if ((existing.description ?? '') !== (wanted.description ?? '')) {
+    return `${key}: description ${JSON.stringify(existing.description ?? '')} in the existing dataset, ${JSON.stringify(wanted.description ?? '')} here`;
+  }
+  return undefined;
+}
+
 // ---- writing (MessageToDict form; defaults omitted; int64 as strings) ----
 
 export function featureToJson(node: FeatureNode): Json {

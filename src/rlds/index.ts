@@ -10,3 +10,4 @@ export type { Tensor, Value, ValueDict, DecodedImage } from './decode.js';
 export { validateDataset } from './validate.js';
 export type { ValidationReport } from './validate.js';
 export type { RecoveryReport } from './store.js';
+export type { Leaf, LeafNode, FeatureNode } from './features.js';

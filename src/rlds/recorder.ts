@@ -356,7 +356,23 @@ export class Recorder extends EventEmitter {
   }
 }
 
-/** Starts the recorder worker, creates or reopens the dataset and recovers what a crash left. */
+/** Numeric options, checked here: a bad one would otherwise surface as a worker failing to start. */
+function checkLimits(opts: RecorderOptions): void {
+  const ranges: [keyof RecorderOptions, number, number][] = [
+    ['maxQueueSteps', 1, 1 << 20], ['maxEpisodesPerShard', 1, 2 ** 31], ['maxShardBytes', 1, Number.MAX_SAFE_INTEGER],
+    ['maxEpisodeBytes', 1, 2 ** 31 - 1], ['encodeConcurrency', 1, 1024], ['jpegQuality', 1, 100], ['pngCompressionLevel', 0, 9],
+  ];
+  for (const [k, min, max] of ranges) {
+    const v = opts[k];
+    if (v !== undefined && !(Number.isInteger(v) && (v as number) >= min && (v as number) <= max)) throw new StepDataError(`${k} is ${String(v)}; expected an integer in [${min}, ${max}]`);
+  }
+}
+
+/**
+ * Starts the recorder workers, creates or reopens the dataset and recovers what a crash left.
+ * Refuses (rejects) a setup it cannot record into: the error names the directory or feature and
+ * the reason, the workers are stopped, and whatever this call created is removed again.
+ */
 export async function openRecorder(opts: RecorderOptions): Promise<Recorder> {
   checkDatasetName(opts.name);
   checkIOSpec(opts.spec);
@@ -364,6 +380,7 @@ export async function openRecorder(opts: RecorderOptions): Promise<Recorder> {
   if (!VERSION_RE.test(version)) throw new StepDataError(`version '${version}' must be x.y.z`);
   const encoding = opts.imageEncoding ?? 'jpeg'; // PNG costs ~2x the CPU and ~6x the bytes at 224x224
   if (encoding !== 'png' && encoding !== 'jpeg') throw new StepDataError(`imageEncoding '${String(encoding)}' must be png or jpeg`);
+  checkLimits(opts);
   const journalDir = opts.journalDir ?? defaultJournalDir(opts.root, opts.name, version);
   const nice = opts.workerNice ?? 10;
   const store: StoreOptions = {
@@ -401,20 +418,34 @@ export async function openRecorder(opts: RecorderOptions): Promise<Recorder> {
     w.on('error', onErr);
     w.on('exit', onExit);
   });
-  let recovery: RecoveryReport;
-  try {
-    [recovery] = await Promise.all([
-      started<RecoveryReport>(writer, 'writer', (m) => {
-        const wm = m as FromWriter;
-        if (wm.t === 'ready') return wm.recovery;
-        if (wm.t === 'fatal') return new Error(`cannot open dataset ${opts.root}/${opts.name}/${version}: ${wm.message}`);
-        return undefined;
-      }),
-      started<true>(worker, 'encoder', (m) => (m.t === 'ready' ? true : undefined)),
-    ]);
-  } catch (e) {
-    await Promise.all([writer.terminate(), worker.terminate()]);
-    throw e;
+  // Both are waited for, even once one has failed: the writer must not be stopped halfway through
+  // creating the dataset, or the refusal would leave directories behind.
+  const [opened, encoder] = await Promise.allSettled([
+    started<RecoveryReport>(writer, 'writer', (m) => {
+      const wm = m as FromWriter;
+      if (wm.t === 'ready') return wm.recovery;
+      // The writer has already taken back what its failed open created.
+      if (wm.t === 'fatal') return new Error(`cannot open dataset ${opts.root}/${opts.name}/${version}: ${wm.message}`);
+      return undefined;
+    }),
+    started<true>(worker, 'encoder', (m) => (m.t === 'ready' ? true : undefined)),
+  ]);
+  if (opened.status === 'fulfilled' && encoder.status === 'fulfilled') {
+    return new Recorder(worker, writer, opts, opened.value, `${opts.root}/${opts.name}/${version}`, init.ring);
   }
-  return new Recorder(worker, writer, opts, recovery, `${opts.root}/${opts.name}/${version}`, init.ring);
+  if (opened.status === 'fulfilled') await abandonOpen(writer);
+  await Promise.all([writer.terminate(), worker.terminate()]);
+  throw opened.status === 'rejected' ? opened.reason : (encoder as PromiseRejectedResult).reason;
+}
+
+/** Asks a writer that opened the dataset to undo that open (the encoder failed to start). */
+function abandonOpen(writer: Worker): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => { writer.off('message', onMsg); writer.off('error', done); writer.off('exit', done); resolve(); };
+    const onMsg = (m: FromWriter) => { if (m.t === 'closed') done(); };
+    writer.on('message', onMsg);
+    writer.on('error', done);
+    writer.on('exit', done);
+    writer.postMessage({ t: 'abandon' } satisfies ToWriter);
+  });
 }

@@ -1,11 +1,12 @@
 // The on-disk dataset a recorder appends to (spec §5.3): features.json written once, episodes
 // appended to an open shard that dataset_info.json does not list, shards closed every N episodes or
 // M bytes and then published by an atomic metadata rewrite. Restart recovery lives here too.
-import { lstat, mkdir, open, readFile, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readFile, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { cannotWrite, makeDirs, removeCreated } from './dirs.js';
 import { decodeExample, encodeExample, type ExampleFeatures } from './example.js';
 import { assembleEpisode, episodeIdOf, parseHeader, type EpisodeEnd, type EpisodeHeader } from './episode.js';
-import { featureToJson, parseFeature, stableJson, type FeatureNode } from './features.js';
+import { featureDifference, featureToJson, parseFeature, stableJson, type FeatureNode } from './features.js';
 import { datasetInfoToJson, INDEX_TEMPLATE, parseDatasetInfo, shardFileName, type DatasetInfo } from './info.js';
 import { frameParts, readRecord, scanTFRecordFile, splitRecords, RECORD_OVERHEAD } from './tfrecord.js';
 
@@ -59,12 +60,17 @@ export async function writeFileAtomic(file: string, text: string): Promise<void>
   const tmp = `${file}.tmp-${process.pid}`;
   const fh = await open(tmp, 'w');
   try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw e;
   }
-  await rename(tmp, file);
   await fsyncDir(join(file, '..'));
 }
 
@@ -87,6 +93,10 @@ export class DatasetStore {
   private lastEpisodeId?: string;
   private readonly maxEpisodes: number;
   private readonly maxBytes: number;
+  /** Directories and files this open created, outermost first: what abandon() takes back. */
+  private readonly created: string[] = [];
+  /** This store wrote the LOCK file (and so may remove it on abandon). */
+  private ownsLock = false;
 
   private constructor(readonly opts: StoreOptions) {
     this.dir = join(opts.root, opts.name, opts.version);
@@ -104,28 +114,41 @@ export class DatasetStore {
     return join(this.dir, shardFileName(si.filepathTemplate, this.info.name, si.name, si.shardLengths.length, si.shardLengths.length + 1));
   }
 
-  /** Opens (creating if needed) and recovers after a crash: torn shard tail cut, finished episodes kept. */
+  /**
+   * Opens (creating if needed) and recovers after a crash: torn shard tail cut, finished episodes
+   * kept. A refused open (unwritable place, other schema, bad metadata) takes back what it created.
+   */
   static async open(opts: StoreOptions): Promise<{ store: DatasetStore; recovery: RecoveryReport }> {
     const s = new DatasetStore(opts);
-    const recovery = await s.init();
-    return { store: s, recovery };
+    try {
+      return { store: s, recovery: await s.init() };
+    } catch (e) {
+      await s.abandon();
+      throw e;
+    }
   }
 
   private async init(): Promise<RecoveryReport> {
     const { dir } = this;
-    try {
-      await mkdir(dir, { recursive: true });
-      await mkdir(this.journalDir, { recursive: true });
-    } catch (e) { throw ioError(`cannot create dataset directory ${dir}`, e); }
+    this.created.push(...await makeDirs(dir));
+    this.created.push(...await makeDirs(this.journalDir));
     await this.lock();
     // features.json first (spec §5.3 step 4); a different schema needs a new version directory.
     const featuresText = stableJson(featureToJson(this.opts.features), 4);
     const featuresFile = join(dir, 'features.json');
     let existing: string | undefined;
     try { existing = await readFile(featuresFile, 'utf8'); } catch { /* new dataset */ }
-    if (existing === undefined) await writeFileAtomic(featuresFile, featuresText).catch((e) => { throw ioError(`cannot write ${featuresFile}`, e); });
-    else if (stableJson(featureToJson(parseFeature(JSON.parse(existing))), 4) !== featuresText) {
-      throw new Error(`${featuresFile}: the existing dataset has a different feature schema; record into a new version directory`);
+    if (existing === undefined) {
+      await writeFileAtomic(featuresFile, featuresText).catch((e) => { throw cannotWrite(dir, e); });
+      this.created.push(featuresFile);
+    } else {
+      let json: unknown;
+      try { json = JSON.parse(existing); } catch (e) { throw new Error(`${featuresFile}: ${(e as Error).message}`); }
+      const have = parseFeature(json, featuresFile);
+      if (stableJson(featureToJson(have), 4) !== featuresText) {
+        const where = featureDifference(have, this.opts.features) ?? 'the feature trees differ';
+        throw new Error(`${featuresFile}: the existing dataset has a different feature schema (${where}); record into a new version directory or under another name`);
+      }
     }
     const infoFile = join(dir, 'dataset_info.json');
     let infoText: string | undefined;
@@ -137,7 +160,8 @@ export class DatasetStore {
         releaseNotes: { [this.opts.version]: 'Recorded by vlad.' },
         splits: [{ name: this.split, shardLengths: [], numBytes: 0, filepathTemplate: INDEX_TEMPLATE }], extra: {},
       };
-      await this.writeInfo();
+      await this.writeInfo().catch((e) => { throw cannotWrite(dir, e); });
+      this.created.push(infoFile);
     } else {
       this.info = parseDatasetInfo(infoText);
       if (this.info.name !== this.opts.name) throw new Error(`${infoFile}: name is '${this.info.name}', expected '${this.opts.name}'`);
@@ -244,10 +268,11 @@ export class DatasetStore {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         const fh = await open(this.lockPath, 'wx'); // O_EXCL: of two recorders starting at once, one wins
+        this.ownsLock = true;
         try { await fh.writeFile(`${process.pid}\n`); await fh.sync(); } finally { await fh.close(); }
         return;
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(`cannot lock ${this.lockPath}`, e);
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw cannotWrite(this.journalDir, e);
       }
       const owner = Number((await readFile(this.lockPath, 'utf8').catch(() => '')).trim());
       if (owner === process.pid) return;
@@ -313,10 +338,35 @@ export class DatasetStore {
   async close(): Promise<void> {
     await this.closeShard();
     if (this.shard) { await this.shard.close(); this.shard = undefined; }
-    // An empty open shard file is not listed anywhere; remove it so the directory stays tidy.
+    await this.removeEmptyOpenShard();
+    await rm(this.lockPath, { force: true });
+  }
+
+  /** An empty open shard file is not listed anywhere; removed so the directory stays tidy. */
+  private async removeEmptyOpenShard(): Promise<void> {
+    if (!this.info) return;
     const file = this.openShardPath;
     try { if ((await stat(file)).size === 0) await rm(file); } catch { /* gone */ }
-    await rm(this.lockPath, { force: true });
+  }
+
+  /** Episodes in this dataset, listed or in the open shard (recovery may have just written some). */
+  private get holdsEpisodes(): boolean {
+    return this.shardEpisodes > 0 || (this.info?.splits.some((s) => s.shardLengths.length > 0) ?? false);
+  }
+
+  /**
+   * Undoes an open whose recorder will not run: closes the shard, gives the lock back, and
+   * removes the directories and files this open created. Never touches what was there before;
+   * and if the dataset holds episodes (recovered from journals during this open) it stays as it is.
+   */
+  async abandon(): Promise<void> {
+    await this.shard?.close().catch(() => undefined);
+    this.shard = undefined;
+    if (this.ownsLock) { await rm(this.lockPath, { force: true }).catch(() => undefined); this.ownsLock = false; }
+    if (this.holdsEpisodes) return;
+    await this.removeEmptyOpenShard();
+    await removeCreated(this.created);
+    this.created.length = 0;
   }
 }
 

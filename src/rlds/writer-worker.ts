@@ -9,7 +9,9 @@ import { renice } from './nice.js';
 export type ToWriter =
   | { t: 'finish'; ep: string; success: boolean; truncated: boolean; droppedSteps: number }
   | { t: 'discard'; ep: string }
-  | { t: 'close' };
+  | { t: 'close' }
+  /** The recorder will not start after all: undo this open (DatasetStore.abandon) and stop. */
+  | { t: 'abandon' };
 
 export type FromWriter =
   | { t: 'ready'; recovery: RecoveryReport }
@@ -42,6 +44,11 @@ port.on('message', (m: ToWriter) => {
         return;
       case 'discard':
         await rm(store.journalPath(m.ep), { force: true }).catch(() => undefined);
+        return;
+      case 'abandon':
+        await store.abandon();
+        post({ t: 'closed' });
+        port.close();
         return;
       case 'close':
         try {

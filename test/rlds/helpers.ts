@@ -7,12 +7,10 @@ import { fileURLToPath } from 'node:url';
 /** Repo root: this file runs from dist/test/rlds/. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-/** ../shared/fixtures/rlds beside the checkout (CI clones the repo with shared/ next to it). */
+/** test/fixtures/rlds in the repository (README.md there says what is in it and where it comes from). */
 export function fixturesDir(): string {
-  const dir = join(repoRoot, '..', 'shared', 'fixtures', 'rlds');
-  if (!existsSync(join(dir, 'PROVENANCE.md'))) {
-    throw new Error(`RLDS fixtures not found at ${dir}: the tests need the shared/ folder checked out beside the repository (../shared/fixtures/rlds)`);
-  }
+  const dir = join(repoRoot, 'test', 'fixtures', 'rlds');
+  if (!existsSync(join(dir, 'PROVENANCE.md'))) throw new Error(`RLDS fixtures not found at ${dir}`);
   return dir;
 }
 

@@ -1,5 +1,5 @@
 export {
-  TeleopReceiver, TeleopPublisher, encodeTeleopCommand, decodeTeleopCommand, TELEOP_PROTOCOL_VERSION,
+  TeleopReceiver, TeleopPublisher, encodeTeleopCommand, encodeTeleopRelease, decodeTeleopCommand, TELEOP_PROTOCOL_VERSION,
   type TeleopCommand, type TeleopStats, type TeleopReceiverOptions, type DecodeResult,
 } from './teleop.js';
 export {

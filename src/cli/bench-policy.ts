@@ -1,42 +1,54 @@
-// vlad bench --bundle DIR [--json]: observation-to-chunk latency through vlad (main thread ->
+// `vlad bench --bundle DIR [--json]`: observation-to-chunk latency through vlad (main thread ->
 // policy worker -> chunk) against the same graphs driven by the barest session.run loop, plus the
 // main thread's event-loop lag while inference runs flat out.
-import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import process from 'node:process';
 import ort from 'onnxruntime-node';
+import { command, flag } from './args.js';
 import type { Observation } from '../core/contracts.js';
 import { summarize } from '../core/stats.js';
 import { LoopLagProbe } from '../core/loop-lag.js';
 import { raiseThreadPriority, resetThreadPriority, type PriorityResult } from '../core/priority.js';
 import { loadProfile, sessionOptions } from '../hw/index.js';
 import { readManifest, type Manifest } from '../bundle/index.js';
-import { PolicyEngine } from './engine.js';
-import { gaussianNoise } from './noise.js';
+import { gaussianNoise, PolicyEngine } from '../policy/index.js';
 
-const USAGE = 'usage: vlad bench --bundle DIR [--profile NAME] [--iterations N] [--candidates K] [--json]';
+const SPEC = {
+  name: 'bench',
+  usage: `vlad bench [--bundle DIR] [--profile NAME] [--iterations N] [--candidates K] [--no-control-priority] [--json]
+  --bundle DIR           model bundle (default models/bundles/vlad-base-flow)
+  --profile NAME         hardware profile (default cpu)
+  --iterations N         chunks to time, at least 10 (default 200)
+  --candidates K         action chunks sampled per observation (default 1)
+  --no-control-priority  leave the main thread at its default priority (the daemon raises it above the workers)
+  --json                 one JSON line
+  (vlad bench control, vlad bench delay: the control-loop benchmarks)`,
+  options: {
+    bundle: { type: 'string' }, profile: { type: 'string' }, iterations: { type: 'string' }, candidates: { type: 'string' },
+    'no-control-priority': { type: 'boolean' }, json: { type: 'boolean' },
+  },
+} as const;
 
-export async function run(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      bundle: { type: 'string', default: 'models/bundles/vlad-base-flow' },
-      profile: { type: 'string', default: 'cpu' },
-      iterations: { type: 'string', default: '200' },
-      candidates: { type: 'string', default: '1' },
-      json: { type: 'boolean', default: false },
-      // The daemon runs its main (control) thread above the workers; measure lag the same way.
-      'control-priority': { type: 'boolean', default: true },
-    },
-    allowNegative: true,
-  });
-  const iterations = Number(values.iterations);
-  const candidates = Number(values.candidates);
-  if (!Number.isInteger(iterations) || iterations < 10) { process.stderr.write(`--iterations must be an integer >= 10\n${USAGE}\n`); return 2; }
-  if (!Number.isInteger(candidates) || candidates < 1) { process.stderr.write(`--candidates must be an integer >= 1\n${USAGE}\n`); return 2; }
-  const progress = (line: string) => { if (!values.json) process.stderr.write(`${line}\n`); };
-  const dir = values.bundle!;
-  const profile = await loadProfile(values.profile!);
+export function run(args: string[]): Promise<number> {
+  return command(SPEC, args, (values) => bench({
+    bundle: flag.required('bundle', values.bundle ?? 'models/bundles/vlad-base-flow'),
+    profile: flag.required('profile', values.profile ?? 'cpu'),
+    iterations: flag.int('iterations', values.iterations, { min: 10, max: 1_000_000, default: 200 }),
+    candidates: flag.int('candidates', values.candidates, { min: 1, max: 1024, default: 1 }),
+    // The daemon runs its main (control) thread above the workers; measure lag the same way.
+    controlPriority: !values['no-control-priority'],
+    json: values.json ?? false,
+  }));
+}
+
+interface BenchConfig { bundle: string; profile: string; iterations: number; candidates: number; controlPriority: boolean; json: boolean }
+
+async function bench(cfg: BenchConfig): Promise<number> {
+  const { iterations, candidates } = cfg;
+  const progress = (line: string) => { if (!cfg.json) process.stderr.write(`${line}\n`); };
+  const dir = cfg.bundle;
+  const profile = await loadProfile(cfg.profile);
   const manifest = await readManifest(dir);
   const obs = syntheticObservation(manifest);
 
@@ -53,7 +65,7 @@ export async function run(args: string[]): Promise<number> {
   let priority: PriorityResult | null = null;
   for (let b = 0; b < blocks; b++) {
     // Workers are already running, so they do not inherit the raised priority.
-    if (values['control-priority']) priority = raiseThreadPriority({ nice: -10 });
+    if (cfg.controlPriority) priority = raiseThreadPriority({ nice: -10 });
     lag.start();
     for (let i = 0; i < perBlock; i++) {
       const t0 = performance.now();
@@ -63,7 +75,7 @@ export async function run(args: string[]): Promise<number> {
       prefixMs.push(r.timings.prefixMs);
     }
     lag.stop();
-    if (values['control-priority']) resetThreadPriority(); // the bare baseline runs at default priority
+    if (cfg.controlPriority) resetThreadPriority(); // the bare baseline runs at default priority
     for (let i = 0; i < perBlock; i++) {
       const t0 = performance.now();
       await bare.chunk(obs, engine.steps, candidates);
@@ -92,7 +104,7 @@ export async function run(args: string[]): Promise<number> {
     main_loop_lag_ms: summarize(lag.samples()),
     main_thread_priority: priority ? { nice: priority.nice, ...(priority.error ? { error: priority.error } : {}) } : 'default',
   };
-  if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  if (cfg.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   return 0;
 }

@@ -1,16 +1,14 @@
 // `vlad rlds bench`: sustained recording at control rate while the main thread keeps time.
 // Reports dropped frames, the recorder's CPU use (every thread but the main one, from
 // /proc/self/task) and the main thread's event-loop lag.
-import { parseArgs } from 'node:util';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
-import { openRecorder } from './recorder.js';
+import { command, flag, UsageError } from './args.js';
+import { openRecorder, validateDataset, type ImageEncoding } from '../rlds/index.js';
 import { raiseThreadPriority } from '../core/priority.js';
-import { validateDataset } from './validate.js';
-import type { ImageEncoding } from './schema.js';
 
 const TICKS_PER_SEC = 100; // Linux USER_HZ
 
@@ -57,31 +55,83 @@ async function dirBytes(dir: string): Promise<number> {
   return n;
 }
 
-export async function runBench(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      seconds: { type: 'string', default: '60' }, hz: { type: 'string', default: '50' }, cameras: { type: 'string', default: '3' },
-      size: { type: 'string', default: '224' }, encoding: { type: 'string', default: 'jpeg' }, 'episode-seconds': { type: 'string', default: '20' },
-      dir: { type: 'string' }, json: { type: 'boolean' }, keep: { type: 'boolean' },
-      // Same control loop, no recorder: how much lag the machine itself has.
-      baseline: { type: 'boolean' },
-      // The recorder is tapped from the control thread, which runs above its workers (as in `bench control`).
-      'control-priority': { type: 'boolean', default: true },
-    },
-    allowNegative: true,
+const SPEC = {
+  name: 'rlds bench',
+  usage: `vlad rlds bench [--seconds S] [--hz HZ] [--cameras N] [--size PX] [--encoding jpeg|png] [--episode-seconds S] [--out DIR] [--keep] [--baseline] [--no-control-priority] [--json]
+  --seconds S            how long to record, 1 to 86400 (default 60); CPU time is counted in 10 ms ticks, so less says nothing
+  --hz HZ                control rate, 1 to 1000 (default 50)
+  --cameras N            cameras, 1 to 16 (default 3), each --size PX square, 16 to 2048 (default 224)
+  --encoding jpeg|png    image encoding (default jpeg)
+  --episode-seconds S    episode length (default 20)
+  --out DIR              TFDS data_dir to record into (--dir DIR: the same); default a temporary one, removed after unless --keep
+  --baseline             the same control loop without the recorder: the machine's own lag
+  --no-control-priority  leave the main thread at its default priority
+  --json                 the report as JSON`,
+  options: {
+    seconds: { type: 'string' }, hz: { type: 'string' }, cameras: { type: 'string' }, size: { type: 'string' },
+    encoding: { type: 'string' }, 'episode-seconds': { type: 'string' }, out: { type: 'string' }, dir: { type: 'string' },
+    keep: { type: 'boolean' }, baseline: { type: 'boolean' }, 'no-control-priority': { type: 'boolean' }, json: { type: 'boolean' },
+  },
+} as const;
+
+interface BenchConfig {
+  seconds: number;
+  hz: number;
+  cameras: number;
+  size: number;
+  encoding: ImageEncoding;
+  episodeSteps: number;
+  /** Where to record; undefined: a temporary data_dir. */
+  out?: string;
+  keep: boolean;
+  /** Same control loop, no recorder: how much lag the machine itself has. */
+  baseline: boolean;
+  /** The recorder is tapped from the control thread, which runs above its workers (as in `bench control`). */
+  controlPriority: boolean;
+  json: boolean;
+}
+
+export function run(args: string[]): Promise<number> {
+  return command(SPEC, args, (values) => {
+    const hz = flag.num('hz', values.hz, { min: 1, max: 1000, default: 50 });
+    const episodeSeconds = flag.num('episode-seconds', values['episode-seconds'], { min: 0, exclusiveMin: true, max: 86400, default: 20 });
+    const episodeSteps = Math.round(episodeSeconds * hz);
+    if (episodeSteps < 1) throw new UsageError(`--episode-seconds ${episodeSeconds} at ${hz} Hz is less than one step`);
+    if (values.out !== undefined && values.dir !== undefined) throw new UsageError('--out and --dir are the same flag; give one');
+    const out = values.out ?? values.dir;
+    return bench({
+      seconds: flag.num('seconds', values.seconds, { min: 1, max: 86400, default: 60 }), hz,
+      cameras: flag.int('cameras', values.cameras, { min: 1, max: 16, default: 3 }),
+      size: flag.int('size', values.size, { min: 16, max: 2048, default: 224 }),
+      encoding: flag.oneOf('encoding', values.encoding, ['jpeg', 'png'] as const, 'jpeg'),
+      episodeSteps, ...(out !== undefined ? { out: flag.required('out', out) } : {}),
+      keep: values.keep ?? false, baseline: values.baseline ?? false, controlPriority: !values['no-control-priority'], json: values.json ?? false,
+    });
   });
-  const seconds = Number(values.seconds), hz = Number(values.hz), ncam = Number(values.cameras), size = Number(values.size);
-  const episodeSteps = Math.round(Number(values['episode-seconds']) * hz);
-  const encoding = values.encoding as ImageEncoding;
-  const root = values.dir ?? (await mkdtemp(join(tmpdir(), 'vlad-rlds-bench-')));
+}
+
+async function bench(cfg: BenchConfig): Promise<number> {
+  const root = cfg.out ?? (await mkdtemp(join(tmpdir(), 'vlad-rlds-bench-')));
+  let keep = false;
+  try {
+    const code = await measure(cfg, root);
+    keep = cfg.keep;
+    return code;
+  } finally {
+    // A temporary data_dir goes, also when the recorder refused it; --keep keeps a finished run's.
+    if (cfg.out === undefined && !keep) await rm(root, { recursive: true, force: true });
+  }
+}
+
+async function measure(cfg: BenchConfig, root: string): Promise<number> {
+  const { seconds, hz, cameras: ncam, size, encoding, episodeSteps } = cfg;
   const log = (s: string) => process.stderr.write(`[rlds bench] ${s}\n`);
   log(`${ncam} cameras ${size}x${size} ${encoding}, state 8 + action 7, ${hz} Hz for ${seconds} s, episodes of ${episodeSteps} steps, into ${root}`);
   const cams = Array.from({ length: ncam }, (_, i) => ({ name: `cam${i}`, height: size, width: size, channels: 3 }));
   const frames = cams.map((_, i) => makeFrames(25, size, size, i));
   const rec = await openRecorder({ root, name: 'vlad_bench', spec: { cameras: cams, stateDim: 8, actionDim: 7 }, imageEncoding: encoding, maxEpisodesPerShard: 10 });
   // After the recorder's workers exist, so they keep their own (lower) priority.
-  const priority = values['control-priority'] ? raiseThreadPriority({ nice: -10 }) : null;
+  const priority = cfg.controlPriority ? raiseThreadPriority({ nice: -10 }) : null;
 
   const lag = monitorEventLoopDelay({ resolution: 1 });
   const tickLate: number[] = [];
@@ -90,6 +140,7 @@ export async function runBench(args: string[]): Promise<number> {
   const ends: Promise<unknown>[] = [];
   const total = Math.round(seconds * hz);
   const period = 1000 / hz;
+  const logEvery = Math.max(1, Math.round(hz * 10)); // every 10 s
   let step = 0, offered = 0, inEpisode = 0;
   const cpu0 = await threadTicks();
   const wall0 = performance.now();
@@ -98,23 +149,23 @@ export async function runBench(args: string[]): Promise<number> {
     const tick = () => {
       const now = performance.now();
       tickLate.push(now - (wall0 + step * period));
-      if (inEpisode === 0 && !values.baseline) rec.beginEpisode({ instruction: 'move the red block to the right' });
+      if (inEpisode === 0 && !cfg.baseline) rec.beginEpisode({ instruction: 'move the red block to the right' });
       const images: Record<string, Uint8Array> = {};
       cams.forEach((c, i) => { images[c.name] = frames[i]![step % 25]!; });
       const state = new Float32Array(8).fill(Math.sin(step / 50));
       const action = new Float32Array(7).fill(Math.cos(step / 50));
       const t0 = performance.now();
-      if (!values.baseline) rec.addStep({ images, state, action, mode: 'teleop', stampNs: process.hrtime.bigint() });
+      if (!cfg.baseline) rec.addStep({ images, state, action, mode: 'teleop', stampNs: process.hrtime.bigint() });
       addStepUs.push((performance.now() - t0) * 1000);
       offered++;
       inEpisode++;
       step++;
-      if ((inEpisode === episodeSteps || step === total) && !values.baseline) {
+      if ((inEpisode === episodeSteps || step === total) && !cfg.baseline) {
         inEpisode = 0;
         const e0 = performance.now();
         ends.push(rec.endEpisode({ success: true }).then((r) => { endLatencyMs.push(performance.now() - e0); return r; }));
       }
-      if (step % (hz * 10) === 0) log(`${step / hz} s: ${JSON.stringify(rec.stats())}`);
+      if (step % logEvery === 0) log(`${step / hz} s: ${JSON.stringify(rec.stats())}`);
       if (step >= total) { resolve(); return; }
       setTimeout(tick, Math.max(0, wall0 + step * period - performance.now()));
     };
@@ -131,7 +182,7 @@ export async function runBench(args: string[]): Promise<number> {
   const v = await validateDataset(root);
   const pct = (a: number[], p: number) => { const s = [...a].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0; };
   const report = {
-    config: { cameras: ncam, size, encoding, hz, seconds, episodeSteps, baseline: Boolean(values.baseline),
+    config: { cameras: ncam, size, encoding, hz, seconds, episodeSteps, baseline: Boolean(cfg.baseline),
       mainThreadNice: priority ? priority.nice : 'default', ...(priority?.error ? { priorityError: priority.error } : {}) },
     framesOffered: offered,
     framesDropped: stats.droppedFrames,
@@ -149,8 +200,7 @@ export async function runBench(args: string[]): Promise<number> {
     valid: v.ok,
     validationProblem: v.problems[0],
   };
-  if (!values.keep && !values.dir) await rm(root, { recursive: true, force: true });
-  if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  if (cfg.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else {
     process.stdout.write(`frames: ${report.framesOffered} offered, ${report.framesDropped} dropped (max queue depth ${report.maxQueueDepth})\n`);
     process.stdout.write(`recorder CPU: ${report.recorderCpuPercent}% of one core (main thread ${report.mainThreadCpuPercent}%)\n`);

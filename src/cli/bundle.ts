@@ -1,27 +1,49 @@
-// vlad bundle verify|info DIR
-import { parseArgs } from 'node:util';
+// `vlad bundle verify|info DIR`: check a model bundle end to end, or summarize it.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PolicyEngine } from '../policy/index.js';
-import { readManifest } from './files.js';
+import process from 'node:process';
+import { command } from './args.js';
+import { readManifest } from '../bundle/index.js';
+import type { PolicyEngine } from '../policy/index.js';
 
-const USAGE = 'usage: vlad bundle verify DIR [--profile NAME] [--json]\n       vlad bundle info DIR [--json]';
+const VERIFY = {
+  name: 'bundle verify', usage: 'vlad bundle verify DIR [--profile NAME] [--json]   schema, hashes, graph I/O, serving self-test against the golden cases',
+  options: { profile: { type: 'string' }, json: { type: 'boolean' } }, positionals: { min: 1, max: 1 },
+} as const;
+const INFO = {
+  name: 'bundle info', usage: 'vlad bundle info DIR [--json]   name, version, expert, I/O, LoRA, graphs',
+  options: { json: { type: 'boolean' } }, positionals: { min: 1, max: 1 },
+} as const;
+const USAGE = `  ${VERIFY.usage}\n  ${INFO.usage}`;
+
+const SUBCOMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  verify: (args) => command(VERIFY, args, (values, [dir]) => verify(dir!, values.profile ?? 'cpu', values.json ?? false)),
+  info: (args) => command(INFO, args, (values, [dir]) => info(dir!, values.json ?? false)),
+};
 
 export async function run(args: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' }, profile: { type: 'string' } } });
-  const [sub, dir] = positionals;
-  if (!dir || (sub !== 'verify' && sub !== 'info')) {
-    process.stderr.write(`${USAGE}\n`);
+  const [sub, ...rest] = args;
+  if (sub === '--help' || sub === '-h') { process.stdout.write(`usage:\n${USAGE}\n`); return 0; }
+  const subcommand = sub === undefined ? undefined : SUBCOMMANDS[sub];
+  if (!subcommand) {
+    process.stderr.write(`vlad bundle: ${sub === undefined ? 'which subcommand?' : `unknown subcommand '${sub}'`} (verify, info)\nusage:\n${USAGE}\n`);
     return 2;
   }
-  return sub === 'verify' ? verify(dir, values.profile ?? 'cpu', values.json ?? false) : info(dir, values.json ?? false);
+  try {
+    return await subcommand(rest);
+  } catch (e) {
+    process.stderr.write(`vlad bundle ${sub}: ${(e as Error).message}\n`);
+    return 1;
+  }
 }
 
 async function verify(dir: string, profile: string, json: boolean): Promise<number> {
+  // Loaded here, so that `bundle info` and `--help` never pay for onnxruntime.
+  const { PolicyEngine: Engine } = await import('../policy/index.js');
   let engine: PolicyEngine | undefined;
   try {
     // Opening runs every check: schema, hashes, graph I/O, serving self-test, warm-up.
-    engine = await PolicyEngine.open(dir, { profile, selfTest: 'all', warmUpRuns: 1, log: json ? () => {} : undefined });
+    engine = await Engine.open(dir, { profile, selfTest: 'all', warmUpRuns: 1, log: json ? () => {} : undefined });
     const report = await engine.selfTest('all');
     if (json) process.stdout.write(`${JSON.stringify({ bundle: engine.modelVersion, provider: engine.provider.name, ...report })}\n`);
     else {

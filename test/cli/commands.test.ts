@@ -1,0 +1,73 @@
+// The commands of the CLI floor (src/cli/) follow args.ts's conventions: `--help` prints the usage on
+// stdout and exits 0; a usage error prints the reason and the usage on stderr, exits 2, does no work.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from '../support/bundles.js';
+
+const cli = join(repoRoot, 'dist', 'src', 'cli.js');
+const vlad = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+const BRIDGE = join(repoRoot, 'test', 'fixtures', 'rlds', 'tfds_bridge_dummy');
+const BUNDLE = join(repoRoot, 'models', 'bundles', 'vlad-tiny-l1');
+
+const HELP: [string[], RegExp][] = [
+  [['rlds', '--help'], /^usage:\n {2}vlad rlds info DIR.*\n {2}vlad rlds validate DIR.*\n {2}vlad rlds cat DIR.*\n {2}vlad rlds bench /],
+  [['rlds', 'info', '--help'], /^usage: vlad rlds info DIR \[--json\]/],
+  [['rlds', 'validate', BRIDGE, '--help'], /^usage: vlad rlds validate DIR \[--all\]/],
+  [['rlds', 'cat', '--help'], /^usage: vlad rlds cat DIR --episode N/],
+  [['rlds', 'bench', '--help'], /^usage: vlad rlds bench .*\n {2}--seconds S /],
+  [['bundle', '--help'], /^usage:\n {2}vlad bundle verify DIR.*\n {2}vlad bundle info DIR/],
+  [['bundle', 'verify', '--help'], /^usage: vlad bundle verify DIR \[--profile NAME\] \[--json\]/],
+  [['bundle', 'info', BUNDLE, '-h'], /^usage: vlad bundle info DIR \[--json\]/],
+  [['bench', '--bundle', BUNDLE, '--help'], /^usage: vlad bench \[--bundle DIR\] .*\n {2}--bundle DIR /],
+];
+
+for (const [args, usage] of HELP) {
+  test(`vlad ${args.map((a) => a.replace(repoRoot, '.')).join(' ')}: the usage on stdout, exit 0`, () => {
+    const r = vlad(args);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, usage);
+    assert.equal(r.stderr, '');
+  });
+}
+
+const USAGE_ERRORS: [string[], RegExp][] = [
+  [['rlds'], /^vlad rlds: which subcommand\? \(info, validate, cat, bench\)\nusage:/],
+  [['rlds', 'frob'], /^vlad rlds: unknown subcommand 'frob'/],
+  [['rlds', 'info'], /^vlad rlds info: expected 1 argument, got 0\nusage: vlad rlds info/],
+  [['rlds', 'info', BRIDGE, '--bogus'], /^vlad rlds info: Unknown option '--bogus'/],
+  [['rlds', 'validate'], /^vlad rlds validate: expected 1 argument, got 0\nusage: vlad rlds validate/],
+  [['rlds', 'validate', BRIDGE, BRIDGE], /^vlad rlds validate: unexpected argument/],
+  [['rlds', 'cat', BRIDGE], /^vlad rlds cat: --episode is required\nusage: vlad rlds cat/],
+  [['rlds', 'cat', BRIDGE, '--episode', 'first'], /^vlad rlds cat: --episode: expected an integer in \[0, \d+\], got 'first'/],
+  [['rlds', 'bench', '--seconds', '0'], /^vlad rlds bench: --seconds: expected a number in \[1, 86400\], got '0'\nusage: vlad rlds bench/],
+  [['rlds', 'bench', '--seconds=-5'], /^vlad rlds bench: --seconds: expected a number in \[1, 86400\], got '-5'/],
+  [['rlds', 'bench', '--seconds', 'NaN'], /^vlad rlds bench: --seconds: expected a number in \[1, 86400\], got 'NaN'/],
+  [['rlds', 'bench', '--hz', '0'], /^vlad rlds bench: --hz: expected a number in \[1, 1000\], got '0'/],
+  [['rlds', 'bench', '--cameras', '2.5'], /^vlad rlds bench: --cameras: expected an integer in \[1, 16\], got '2.5'/],
+  [['rlds', 'bench', '--encoding', 'gif'], /^vlad rlds bench: --encoding: expected one of jpeg, png, got 'gif'/],
+  [['rlds', 'bench', '--episode-seconds', '0.001'], /^vlad rlds bench: --episode-seconds 0.001 at 50 Hz is less than one step/],
+  [['rlds', 'bench', '--frob'], /^vlad rlds bench: Unknown option '--frob'/],
+  [['bundle'], /^vlad bundle: which subcommand\? \(verify, info\)\nusage:/],
+  [['bundle', 'frob', BUNDLE], /^vlad bundle: unknown subcommand 'frob'/],
+  [['bundle', 'verify'], /^vlad bundle verify: expected 1 argument, got 0\nusage: vlad bundle verify/],
+  [['bundle', 'verify', BUNDLE, '--profile'], /^vlad bundle verify: Option '--profile <value>' argument missing/],
+  [['bundle', 'info'], /^vlad bundle info: expected 1 argument, got 0\nusage: vlad bundle info/],
+  [['bundle', 'info', BUNDLE, '--bogus'], /^vlad bundle info: Unknown option '--bogus'/],
+  [['bench', '--bundle', BUNDLE, '--iterations', '5'], /^vlad bench: --iterations: expected an integer in \[10, 1000000\], got '5'\nusage: vlad bench/],
+  [['bench', '--bundle', BUNDLE, '--candidates', '0'], /^vlad bench: --candidates: expected an integer in \[1, 1024\], got '0'/],
+  [['bench', '--bundle'], /^vlad bench: Option '--bundle <value>' argument missing/],
+  [['bench', '--frob'], /^vlad bench: Unknown option '--frob'/],
+];
+
+for (const [args, reason] of USAGE_ERRORS) {
+  test(`vlad ${args.map((a) => a.replace(repoRoot, '.')).join(' ')}: the reason and the usage on stderr, exit 2`, () => {
+    const r = vlad(args);
+    assert.equal(r.status, 2, `${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, reason);
+    assert.match(r.stderr, /\nusage:/);
+    assert.equal(r.stdout, '', 'nothing on stdout');
+    assert.doesNotMatch(r.stderr, /\[rlds bench\]|\[policy\]/, 'no work started');
+  });
+}
