@@ -2,6 +2,7 @@
 // and two cameras at 30 Hz in its own thread), the policy re-planning continuously, the recorder
 // recording both cameras every tick. One JSON object: the loop's timing, the planner, the
 // recorder, the safety filter and the watchdog, plus the machine's load.
+import { commandLogger } from '../core/index.js';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -68,7 +69,7 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
   // A miss whose coarse timer already fired after the deadline's margin is the event loop waking
   // late (busy thread or timer); one whose timer was on time is the final wait overshooting.
   const missCause = { event_loop_wake: 0, final_wait: 0 };
-  const daemon = new Daemon({ config, rateHz: o.rateHz, warmUpTicks: o.warmUpTicks, ratekeeper: { block: o.wait === 'block' }, priority: o.priority });
+  const daemon = new Daemon({ config, log: commandLogger(), rateHz: o.rateHz, warmUpTicks: o.warmUpTicks, ratekeeper: { block: o.wait === 'block' }, priority: o.priority });
   daemon.stats.tickListener = (lateS, misses, timing) => {
     if (!measuring) return;
     if (nTicks < maxTicks) {

@@ -5,6 +5,7 @@
 // not this machine's speed. Smoothness uses the bundle's model; success uses the same model as the
 // planner on every method (RTC included), or with `--success expert` the privileged scripted
 // operator (its chunks already agree where they overlap and it ignores RTC guidance: n/a there).
+import { commandLogger } from '../core/index.js';
 import { percentile } from '../core/index.js';
 import { BoundaryMeter, type JoinMethod } from '../control/index.js';
 import { Daemon, loadDaemonConfig } from '../daemon/index.js';
@@ -30,7 +31,7 @@ const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 async function openDaemon(o: DelayBenchOptions, planner: 'policy' | 'expert'): Promise<Daemon> {
   const config = await loadDaemonConfig({ overrides: { robot: 'sim', hw_profile: o.profile, mode: 'autonomous', seed: o.seed, ...(o.bundle ? { bundle: o.bundle } : {}) } });
-  const daemon = new Daemon({ config, clock: 'lockstep', planner, pixels: planner === 'policy' });
+  const daemon = new Daemon({ config, log: commandLogger(), clock: 'lockstep', planner, pixels: planner === 'policy' });
   await daemon.transition('configure');
   return daemon;
 }

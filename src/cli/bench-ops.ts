@@ -3,6 +3,7 @@
 // one episode open); a separate client process sends `status` requests at a fixed rate over the
 // ops socket and times each round trip. The loop's tick lateness is measured twice, with and
 // without that load.
+import { commandLogger } from '../core/index.js';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -45,7 +46,7 @@ export async function benchOps(o: OpsBenchOptions): Promise<Record<string, unkno
     robot: 'sim', hw_profile: o.profile, mode: 'autonomous', ops: { endpoint, telemetry_endpoint: `ipc://${join(work, 'telemetry.sock')}` }, teleop: { endpoint: `ipc://${join(work, 'teleop.sock')}` },
     sim: { clock: 'realtime', physics_dt: 0.004, camera_hz: 30 }, ...(o.bundle ? { bundle: o.bundle } : {}),
   } });
-  const daemon = new Daemon({ config, serve: true, rateHz: o.rateHz });
+  const daemon = new Daemon({ config, log: commandLogger(), serve: true, rateHz: o.rateHz });
   attachServing(daemon, config.params, daemon.log, () => undefined);
   const late: number[] = [];
   let misses = 0;

@@ -2,6 +2,7 @@
 // teleop mode: the scripted operator (a teleop device with privileged sight) publishes its commands
 // on the ZeroMQ teleop socket, the control loop executes them through the safety filter, and the
 // recorder stores every executed step as RLDS. Lockstep: faster than real time, nothing dropped.
+import { commandLogger } from '../core/index.js';
 import { randomInt } from 'node:crypto';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -44,7 +45,7 @@ export async function collect(o: CollectOptions): Promise<CollectSummary> {
   const out = o.out !== undefined ? resolve(o.out) : undefined;
   const record = out ? { dir: dirname(out), dataset: basename(out) } : { dir: '' };
   const config = await loadDaemonConfig({ overrides: { robot: 'sim', mode: 'teleop', record, ...(o.bundle ? { bundle: o.bundle } : {}) } });
-  const daemon = new Daemon({ config, clock: 'lockstep' });
+  const daemon = new Daemon({ config, log: commandLogger(), clock: 'lockstep' });
   const episodes: EpisodeOutcome[] = [];
   const started = performance.now();
   let dataset = '';

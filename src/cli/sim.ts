@@ -1,6 +1,7 @@
 // `vlad sim`: the policy in closed loop on the simulated arm, through the daemon's pipeline (the
 // same control loop, joining, safety filter and watchdog as on a robot), episode after episode on
 // seeded layouts; per-task success and the facts that explain failures.
+import { commandLogger } from '../core/index.js';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import process from 'node:process';
@@ -96,7 +97,7 @@ export async function simulate(o: SimulateOptions): Promise<SimRunReport> {
   const config = await loadDaemonConfig({ overrides: o.overrides });
   const say = (line: string) => { if (!o.json) process.stderr.write(`${line}\n`); };
   const daemon = new Daemon({
-    config, clock: o.mode, planner: o.expert ? 'expert' : 'policy', pixels: !o.expert || o.blankCameras === true || o.video !== undefined,
+    config, log: commandLogger(), clock: o.mode, planner: o.expert ? 'expert' : 'policy', pixels: !o.expert || o.blankCameras === true || o.video !== undefined,
     ...(o.blankCameras ? { observationTransform: blanked } : {}),
   });
   const outcomes = new Map<string, EpisodeOutcome[]>();

@@ -5,7 +5,7 @@ export * from './time.js';
 export { percentile, summarize } from './stats.js';
 export { ConfigError, compileSchema, validateConfig, parseYamlText, readYamlFile } from './config.js';
 export { firstSchemaError } from './schema-error.js';
-export { createLogger, rootLogger, silentLogger, formatLine, type Logger, type LoggerOptions } from './log.js';
+export { createLogger, rootLogger, silentLogger, commandLogger, formatLine, type Logger, type LoggerOptions } from './log.js';
 export { WorkerRpc, serveRpc, plainWireError, type RpcReply, type RpcRequest, type WireError, type WorkerRpcOptions } from './worker-rpc.js';
 export { packageRoot, packagePath, shippedBundlePath } from './paths.js';
 export { raiseThreadPriority, resetThreadPriority, threadId, idleThreadPriority, schedPolicy, SCHED_IDLE, type PriorityResult } from './priority.js';

@@ -61,3 +61,8 @@ export function rootLogger(): Logger {
 
 /** A logger that drops everything (tests, `--json` commands that must keep stderr quiet). */
 export const silentLogger: Logger = pino({ level: 'silent' });
+
+/** The logger of an in-process command (vlad sim, collect, bench): warnings and errors only, unless VLAD_LOG_LEVEL says otherwise. */
+export function commandLogger(): Logger {
+  return createLogger({ level: process.env.VLAD_LOG_LEVEL ?? 'warn' });
+}

@@ -110,6 +110,7 @@ export class Daemon {
   private metricsServer: MetricsServer | undefined;
   private readonly sched = new ComputeScheduler(1);
   private lockstepStep = 0;
+  private lockstepEpochNs = 0n;
   private readonly episodeListeners = new Set<(o: EpisodeOutcome) => void>();
   private instruction = '';
   episodes: EpisodeManager | undefined;
@@ -361,8 +362,12 @@ export class Daemon {
     this.episodes.listeners.add((o) => { for (const l of this.episodeListeners) l(o); });
     this.loop.addTap(this.episodes.tap);
     if (lockstep) {
+      // Virtual time is the simulated robot's own clock, which runs on across episodes.
+      const clock = this.clock as VirtualClock;
+      clock.now = driver.readState()?.stampNs ?? clock.now;
+      this.lockstepEpochNs = clock.now;
       this.lockstepStep = 0;
-      this.loop.begin(this.clock.nowNs());
+      this.loop.begin(clock.now);
       return;
     }
     if (sim && !sim.realtime) await sim.startRealtime();
@@ -511,7 +516,7 @@ export class Daemon {
     const loop = this.requireActive('step');
     const clock = this.clock as VirtualClock;
     const k = this.lockstepStep++;
-    clock.now = BigInt(k) * secondsToNs(this.periodS);
+    clock.now = this.lockstepEpochNs + BigInt(k) * secondsToNs(this.periodS);
     await this.delayed?.deliver(clock.now);
     if (this.device && (await this.device.pump())) await this.teleop!.next();
     // Faster than real time: wait for the recorder rather than drop a step.

@@ -87,11 +87,15 @@ export class SimArm {
   private planned = new Map<number, Float32Array>();
   private plannedNext = 0;
   private planner: ScriptedExpert | undefined;
+  private clockTicks = 0;
+  private episodeStartTick = 0;
+  private readonly dtNs: number;
 
   private constructor(readonly world: SimWorld, readonly opts: SimArmOptions, trajectoryPoints: number) {
     this.renderer = new Renderer(world.mj, world.model, { width: opts.imageSize, height: opts.imageSize });
     this.cameraIds = opts.cameras.map((n) => this.renderer.cameraId(n));
     this.jtc = new JtcSampler(DIM, trajectoryPoints);
+    this.dtNs = Math.round(world.controlDt * 1e9);
   }
 
   static async create(opts: SimArmOptions, trajectoryPoints = 1024): Promise<SimArm> {
@@ -100,6 +104,11 @@ export class SimArm {
 
   get physicsDt(): number { return this.world.controlDt; }
   get steps(): number { return this.world.stepCount; }
+  /**
+   * Simulated time, ns: physics ticks since the arm was created, across scene resets (a robot's
+   * clock never restarts with an episode). Lockstep stamps and trajectories use it.
+   */
+  get clockNs(): number { return this.clockTicks * this.dtNs; }
   get success(): boolean { return this.succeeded; }
 
   /** Lays out the task's seeded scene, the arm at home; commands and trajectories from before are void. */
@@ -121,6 +130,7 @@ export class SimArm {
     this.planner = new ScriptedExpert(this.world, inst, this.operatorSeed);
     this.planned = new Map();
     this.plannedNext = 0;
+    this.episodeStartTick = this.clockTicks;
     return { task: inst.task, seed: inst.seed, instruction: inst.instruction, maxSeconds: MAX_STEPS[inst.task] * TASK_DT_S, settleSeconds: SETTLE_TICKS[inst.task] * TASK_DT_S };
   }
 
@@ -139,6 +149,7 @@ export class SimArm {
   step(stampNs: number): void {
     if (this.jtc.sample(stampNs)) this.world.setTarget(this.jtc.reference);
     this.world.step();
+    this.clockTicks++;
     const inst = this.scene();
     if (!this.succeeded && this.world.success()) this.succeeded = true;
     if (this.original && !this.originalSuccess) this.originalSuccess = this.world.successOf(this.original);
@@ -188,9 +199,10 @@ export class SimArm {
     return { positions, perturbation: s.perturbing };
   }
 
-  /** The privileged planner: `horizon` commands `stride` physics ticks apart from tick `tick` on. */
-  expertPlan(tick: number, horizon: number, stride: number): Float32Array {
+  /** The privileged planner: `horizon` commands `stride` physics ticks apart from the lockstep time `stampNs` on. */
+  expertPlan(stampNs: number, horizon: number, stride: number): Float32Array {
     if (!this.planner) throw new Error('expertPlan: start an episode first');
+    const tick = Math.round(stampNs / this.dtNs) - this.episodeStartTick;
     const last = tick + (horizon - 1) * stride;
     while (this.plannedNext <= last) this.planned.set(this.plannedNext++, Float32Array.from(this.planner.act()));
     const out = new Float32Array(horizon * DIM);

@@ -40,7 +40,7 @@ export class SimRobot implements SimDriver {
   get steps(): number { return this.arm.steps; }
   get world() { return this.arm.world; }
 
-  private nowNs(): bigint { return BigInt(this.arm.steps) * BigInt(Math.round(this.arm.physicsDt * 1e9)); }
+  private nowNs(): bigint { return BigInt(this.arm.clockNs); }
 
   async resetScene(scene: SceneOptions): Promise<SceneInfo> {
     const info = this.arm.reset(scene);
@@ -66,7 +66,7 @@ export class SimRobot implements SimDriver {
     const dtNs = Math.round(this.arm.physicsDt * 1e9);
     for (let i = 0; i < ticks; i++) {
       if (this.pendingCommand) { this.arm.applyCommand(this.pendingCommand); this.pendingCommand = undefined; }
-      this.arm.step((this.arm.steps + 1) * dtNs);
+      this.arm.step(this.arm.clockNs + dtNs);
       this.takeOperator();
     }
     this.publish(render);
@@ -117,8 +117,7 @@ export class SimRobot implements SimDriver {
     const stride = expertStride(chunkDt, this.physicsDt);
     return {
       plan: async (obs: Observation): Promise<ActionChunk> => {
-        const tick = Math.round(Number(obs.stampNs) / (this.physicsDt * 1e9));
-        return expertChunk(obs, chunkDt, horizon, this.arm.expertPlan(tick, horizon, stride));
+        return expertChunk(obs, chunkDt, horizon, this.arm.expertPlan(Number(obs.stampNs), horizon, stride));
       },
     };
   }

@@ -224,7 +224,7 @@ export type ToSim =
   | { id: number; op: 'operator'; on: boolean }
   | { id: number; op: 'report' }
   | { id: number; op: 'view'; camera: string; size: number }
-  | { id: number; op: 'expertPlan'; tick: number; horizon: number; stride: number }
+  | { id: number; op: 'expertPlan'; stampNs: number; horizon: number; stride: number }
   | { id: number; op: 'physicsState' }
   | { id: number; op: 'close' };
 

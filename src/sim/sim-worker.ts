@@ -110,15 +110,15 @@ function handle(m: ToSim): { result: unknown; transfer?: ArrayBuffer[] } {
       lastCmdSeq = Atomics.load(views.header, H.CMD_SEQ); // commands from before the reset are void
       lastTrajSeq = Atomics.load(views.header, H.TRAJ_SEQ);
       Atomics.store(views.header, H.SUCCESS, 0);
-      const stamp = realtime ? now() : 0;
+      const stamp = realtime ? now() : arm.clockNs;
       publishState(stamp);
       publishFrame(stamp);
       return { result: info };
     }
     case 'advance':
       if (!sceneReady) throw new Error('advance: start an episode (reset) first');
-      for (let i = 0; i < m.ticks; i++) tick(arm.steps * dtNs + dtNs);
-      publishFrame(arm.steps * dtNs, m.render);
+      for (let i = 0; i < m.ticks; i++) tick(arm.clockNs + dtNs);
+      publishFrame(arm.clockNs, m.render);
       return { result: arm.steps };
     case 'operator':
       if (m.on) {
@@ -134,7 +134,7 @@ function handle(m: ToSim): { result: unknown; transfer?: ArrayBuffer[] } {
       return { result: img, transfer: [img.data.buffer as ArrayBuffer] };
     }
     case 'expertPlan': {
-      const actions = arm.expertPlan(m.tick, m.horizon, m.stride);
+      const actions = arm.expertPlan(m.stampNs, m.horizon, m.stride);
       return { result: actions, transfer: [actions.buffer as ArrayBuffer] };
     }
     case 'physicsState': return { result: arm.physicsState() };

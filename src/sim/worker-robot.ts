@@ -175,8 +175,7 @@ export class SimWorkerRobot implements SimDriver {
     const stride = expertStride(chunkDt, this.physicsDt);
     return {
       plan: async (obs: Observation): Promise<ActionChunk> => {
-        const tick = Math.round(Number(obs.stampNs) / (this.physicsDt * 1e9));
-        return expertChunk(obs, chunkDt, horizon, await this.rpc.call<'expertPlan'>({ op: 'expertPlan', tick, horizon, stride }));
+        return expertChunk(obs, chunkDt, horizon, await this.rpc.call<'expertPlan'>({ op: 'expertPlan', stampNs: Number(obs.stampNs), horizon, stride }));
       },
     };
   }

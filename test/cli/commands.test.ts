@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from '../support/bundles.js';
 
-const cli = join(repoRoot, 'dist', 'src', 'cli.js');
+const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const vlad = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
 const BRIDGE = join(repoRoot, 'test', 'fixtures', 'rlds', 'tfds_bridge_dummy');
 const BUNDLE = join(repoRoot, 'models', 'bundles', 'vlad-tiny-l1');

@@ -24,7 +24,7 @@ export function tempDir(tag: string): string {
   return d;
 }
 
-export const cliPath = join(repoRoot, 'dist', 'src', 'cli.js');
+export const cliPath = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
 /** Deterministic test image, uint8 HWC RGB. */
 export function testImage(h: number, w: number, seed: number): Uint8Array {

@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const cli = resolve(here, '../../src/cli.js');
+const cli = resolve(here, '../../src/cli/main.js');
 const repo = resolve(here, '../../..');
 const vlad = (args: string[], timeout = 120_000) => spawnSync(process.execPath, [cli, ...args], { cwd: repo, encoding: 'utf8', timeout });
 
