@@ -3,6 +3,10 @@
 // missing or malformed value) prints the reason and the usage to stderr and exits 2.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import process from 'node:process';
+import { ConfigError } from '../core/index.js';
+
+/** Configuration errors that came from the command line's own flags are usage errors too. */
+export const COMMAND_LINE = '(command line)';
 
 export class UsageError extends Error {}
 
@@ -20,7 +24,7 @@ export interface CommandSpec<O extends Options> {
 
 /** True for errors that mean "bad usage": ours and node:util's own parse errors. */
 export function isUsageError(err: unknown): boolean {
-  return err instanceof UsageError || ((err as { code?: unknown })?.code as string | undefined)?.startsWith?.('ERR_PARSE_ARGS') === true;
+  return err instanceof UsageError || (err instanceof ConfigError && err.file === COMMAND_LINE) || ((err as { code?: unknown })?.code as string | undefined)?.startsWith?.('ERR_PARSE_ARGS') === true;
 }
 
 /**

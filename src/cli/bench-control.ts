@@ -82,7 +82,6 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
       else missCause.final_wait += misses;
     }
   };
-  const plannerMs: number[] = [];
   const gc = { count: 0, totalMs: 0, maxMs: 0, atMs: [] as number[] };
   let runStartMs = 0;
   const gcObserver = new PerformanceObserver((list) => {
@@ -114,7 +113,6 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
     const recStats = daemon.status().recorder as Record<string, number> | null;
     const outcome = await daemon.stopEpisode(false);
     const s = daemon.stats.summary();
-    plannerMs.push(...(s.planner_ms ? [] : []));
     const late = Array.from(lateMs.subarray(0, nTicks));
     const j = summarize(late, 4);
     const clamps: Record<string, number> = {};
@@ -146,7 +144,9 @@ export async function benchControl(o: ControlBenchOptions): Promise<Record<strin
       state: loop.state,
       output: o.output,
       sim: { physics_hz: 1 / sim.physicsDt, camera_hz: 30, physics_overruns: sim.overruns, commands_applied: sim.commandsApplied, trajectories_applied: sim.trajectoriesApplied, trajectories_cut: sim.trajectoriesCut },
-      control_thread: (daemon.status().control as Record<string, unknown>).priority ?? null,
+      control_thread: daemon.realtimeReport.priority,
+      cpu_wake: daemon.realtimeReport.cpu_wake,
+      wait: o.wait,
       gc: { count: gc.count, total_ms: round(gc.totalMs), max_ms: round(gc.maxMs), over_1ms_at_ms: gc.atMs },
       worst_ticks: late.map((ms, i) => ({ i, ms })).sort((a, b) => b.ms - a.ms).slice(0, 8).map(({ i, ms }) => ({ tick: i, at_ms: round(i * 1e3 / o.rateHz, 0), late_ms: round(ms), wake_late_ms: round(wakeLateMs[i]!), margin_ms: round(marginMs[i]!) })),
       load_avg: { start: load0.map((x) => round(x, 2)), end: loadavg().map((x) => round(x, 2)) },

@@ -102,7 +102,7 @@ export async function simulate(o: SimulateOptions): Promise<SimRunReport> {
   });
   const outcomes = new Map<string, EpisodeOutcome[]>();
   const frames: CameraImage[] = [];
-  const started = performance.now();
+  let started = performance.now();
   let ticks = 0;
   try {
     await daemon.transition('configure');
@@ -112,6 +112,7 @@ export async function simulate(o: SimulateOptions): Promise<SimRunReport> {
       config.params.replan_threshold = (io.chunk_length - o.replanEvery) / io.chunk_length;
     }
     await daemon.transition('activate');
+    started = performance.now(); // the control rate counts the episodes, not start-up
     const probes = [o.swapInstruction ? 'instruction swapped to another object' : '', o.blankCameras ? 'cameras blanked' : ''].filter(Boolean);
     say(`sim: ${o.expert ? 'scripted expert (privileged)' : daemon.policy!.modelVersion} on ${o.tasks.join(',')} x ${o.episodes} (${o.mode}, ${daemon.rateHz.toFixed(0)} Hz, ${config.params.join})${probes.length ? `; probe: ${probes.join(', ')}` : ''}`);
     const sim = daemon.simDriver!;

@@ -70,13 +70,14 @@ export async function loadDaemonConfig(opts: LoadOptions = {}): Promise<DaemonCo
     layers.push(opts.overrides);
   }
   const params = mergeParams(DEFAULT_PARAMS, ...layers);
-  const where = paramsFile ?? '(defaults)';
+  // A bad value given as a flag is the command line's fault; one from the file is the file's.
+  const where = (field: 'bundle' | 'robot_description' | 'robot') => (opts.overrides?.[field] !== undefined || !paramsFile ? '(command line)' : paramsFile);
   const profile = await loadProfile(params.hw_profile);
   const bundleDir = params.bundle ? resolve(params.bundle) : shippedBundlePath();
-  if (!existsSync(resolve(bundleDir, 'manifest.json'))) throw new ConfigError(where, 'bundle', `no bundle at ${bundleDir} (manifest.json missing)`);
+  if (!existsSync(resolve(bundleDir, 'manifest.json'))) throw new ConfigError(where('bundle'), 'bundle', `no bundle at ${bundleDir} (manifest.json missing)`);
   let robotDescriptionFile = params.robot_description;
   if (!robotDescriptionFile) {
-    if (params.robot !== 'sim') throw new ConfigError(where, 'robot_description', `required for robot '${params.robot}' (the safety envelope: hw-profiles/robots/*.yaml)`);
+    if (params.robot !== 'sim') throw new ConfigError(where('robot'), 'robot_description', `required for robot '${params.robot}' (the safety envelope: hw-profiles/robots/*.yaml)`);
     robotDescriptionFile = packagePath('hw-profiles', 'robots', 'vlad-sim-arm.yaml');
   } else if (!/[/\\]/.test(robotDescriptionFile) && !robotDescriptionFile.endsWith('.yaml')) {
     robotDescriptionFile = packagePath('hw-profiles', 'robots', `${robotDescriptionFile}.yaml`);

@@ -6,6 +6,8 @@
 // parts.ts. Two clocks drive the same path: realtime (the Ratekeeper on the wall clock, the
 // simulated arm free-running in its thread) and lockstep (virtual time, stepped by the caller:
 // simulation runs, collection, benchmarks and tests).
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ActionChunk, Logger, ObservationSource, OperatingMode, RobotDriver } from '../core/index.js';
 import { CpuWake, raiseThreadPriority, rootLogger, secondsToNs, systemClock, VirtualClock, type Clock, type Observation, type PriorityResult } from '../core/index.js';
 import { ControlLoop, DelayedPlanner, ObservationStore, plannerFromEngine, type ChunkPlanner, type ControlLoopStats, type RatekeeperOptions, type StreamStatus, type TickAccountant } from '../control/index.js';
@@ -76,6 +78,7 @@ export class DaemonError extends Error {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+let privateSockets = 0;
 
 export class Daemon {
   readonly lifecycle: Lifecycle = new Lifecycle();
@@ -196,7 +199,7 @@ export class Daemon {
   // --- lifecycle ---
 
   /** Runs a lifecycle transition (configure, activate, deactivate, cleanup, shutdown). */
-  transition(t: string): Promise<LifecycleState> {
+  async transition(t: string): Promise<LifecycleState> {
     this.lifecycle.check(t);
     return this.lifecycle.run(t, () => this.doTransition(t as Transition));
   }
@@ -315,7 +318,9 @@ export class Daemon {
 
   private async openTeleop(): Promise<void> {
     const limits = this.opts.config.robotDescription.joints.map((j) => [j.position.min, j.position.max] as const);
-    const receiver = await TeleopReceiver.bind({ endpoint: this.params.teleop.endpoint, dim: limits.length, limits, logger: this.log.child({ part: 'teleop' }) });
+    // An in-process run (vlad sim, collect, a benchmark) takes a private socket: several may run at once.
+    const endpoint = this.opts.serve ? this.params.teleop.endpoint : `ipc://${join(tmpdir(), `vlad-teleop-${process.pid}-${++privateSockets}.sock`)}`;
+    const receiver = await TeleopReceiver.bind({ endpoint, dim: limits.length, limits, logger: this.log.child({ part: 'teleop' }) });
     this.teleop = new TeleopInput(receiver, this.clock);
     this.log.info({ endpoint: receiver.endpoint }, 'teleop receiver bound');
   }

@@ -21,7 +21,8 @@ test('vlad bench control --json prints one object with the loop, planner, record
   assert.equal(out.recorder.cameras, 2);
   assert.ok(out.recorder.steps > 0 && typeof out.recorder.dropped_frames === 'number');
   assert.equal(typeof out.clamps.velocity, 'number');
-  assert.equal(out.watchdog_events.started, 1);
+  assert.ok(out.steps_by_source.policy > 0, 'the policy drove the measured run');
+  assert.equal(out.watchdog_events.chunk_overdue ?? 0, 0, 'never starved while measured');
   assert.ok(Array.isArray(out.load_avg.start));
   assert.ok(out.recorder.repeated_images > 0, 'camera frames (30 Hz) repeat across 100 Hz steps and are not re-encoded');
   assert.equal(out.warm_up.ticks, 3000);
@@ -61,35 +62,22 @@ test('vlad bench delay --json: a row per delay and method with d, smoothness and
 test('vlad bench control rejects bad input with a clear message', async () => {
   await assert.rejects(sh(process.execPath, [cli, 'bench', 'control', '--rate', 'fast']), (err: { code: number; stderr: string }) => {
     assert.equal(err.code, 2);
-    assert.match(err.stderr, /--rate must be a number/);
+    assert.match(err.stderr, /--rate: expected a number in \[1, 1000\], got 'fast'/);
     return true;
   });
   await assert.rejects(sh(process.execPath, [cli, 'bench', 'delay', '--methods', 'blend']), (err: { code: number; stderr: string }) => {
     assert.equal(err.code, 2);
-    assert.match(err.stderr, /unknown joining method 'blend'/);
+    assert.match(err.stderr, /--methods: expected one of replace, ensemble, rtc, got 'blend'/);
     return true;
   });
   await assert.rejects(sh(process.execPath, [cli, 'bench', 'control', '--output', 'servo']), (err: { code: number; stderr: string }) => {
     assert.equal(err.code, 2);
-    assert.match(err.stderr, /--output must be forward or trajectory/);
+    assert.match(err.stderr, /--output: expected one of forward, trajectory, got 'servo'/);
     return true;
   });
   await assert.rejects(sh(process.execPath, [cli, 'bench', 'control', '--idle-poll', 'always']), (err: { code: number; stderr: string }) => {
     assert.equal(err.code, 2);
-    assert.match(err.stderr, /--idle-poll must be auto, on or off \(got 'always'\)/);
+    assert.match(err.stderr, /--idle-poll: expected one of auto, on, off, got 'always'/);
     return true;
   });
-});
-
-test('vlad control jitter: the loop alone with the same machine habits as bench control', async () => {
-  const { stdout } = await sh(process.execPath, [cli, 'control', 'jitter', '--rate', '100', '--duration', '0.5', '--latency-ms', '20', '--idle-poll', 'off', '--json'], { timeout: 60_000 });
-  const out = JSON.parse(stdout);
-  // how many ticks fit in 0.5 s depends on start-up time on a loaded host (35-39 of 50 seen under
-  // 20% CPU steal), so only the bound that load cannot break: never faster than the rate
-  assert.ok(out.ticks > 0 && out.ticks <= 51, `ticks ${out.ticks}`);
-  assert.ok(out.chunks >= 1, 'the synthetic planner answered');
-  assert.equal(out.wait, 'block');
-  assert.deepEqual([out.cpu_wake.idle_poll.mode, out.cpu_wake.idle_poll.active], ['off', false]);
-  assert.equal(typeof out.control_thread.tid, 'number');
-  await assert.rejects(sh(process.execPath, [cli, 'control', 'jitter', '--idle-poll', 'sometimes']), /--idle-poll must be auto, on or off \(got 'sometimes'\)/);
 });

@@ -65,3 +65,22 @@ test('next() times out with a clear error when no device sends', async () => {
   await assert.rejects(rx.next(50), /no teleop command/);
   await rx.close();
 });
+
+test('protocol v1 extensions: a perturbation flag, a release frame, and seq 0 restarting a device\'s stream', async () => {
+  const rx = await TeleopReceiver.bind({ endpoint: 'tcp://127.0.0.1:*', dim: 7, logger: silent });
+  const tx = await TeleopPublisher.connect(rx.endpoint, 'leader');
+  await tx.send([0.1, 0, 0, 0, 0, 0, 0], 10, { perturbation: true });
+  await tx.send([0.2, 0, 0, 0, 0, 0, 0], 20);
+  await tx.release(30);
+  const a = await rx.next(2000), b = await rx.next(2000), c = await rx.next(2000);
+  assert.deepEqual([a.perturbation, a.release, b.perturbation, c.release, c.positions.length], [true, false, false, true, 0]);
+  assert.deepEqual([a.seq, b.seq, c.seq], [0, 1, 2]);
+  const restarted = await TeleopPublisher.connect(rx.endpoint, 'leader'); // the device came back: its seq starts at 0
+  await restarted.send([0.3, 0, 0, 0, 0, 0, 0], 40);
+  assert.equal((await rx.next(2000)).positions[0], 0.3);
+  assert.deepEqual(decodeTeleopCommand(encodeTeleopCommand([0, 0, 0, 0, 0, 0, 0], 1, 0, 'x', true), 7), { ok: true, command: { seq: 1, stampNs: 0, positions: new Float64Array(7), device: 'x', perturbation: true, release: false } });
+  assert.equal(rx.stats().rejected, 0);
+  tx.close();
+  restarted.close();
+  await rx.close();
+});

@@ -28,21 +28,21 @@ test('vlad sim --json runs the closed loop and prints one JSON object', () => {
 test('vlad sim rejects bad input with a clear message and no work done', () => {
   const r1 = vlad(['sim', '--policy', 'expert', '--task', 'fly', '--episodes', '1']);
   assert.equal(r1.status, 2);
-  assert.match(r1.stderr, /--task: unknown task 'fly'/);
+  assert.match(r1.stderr, /--task: expected one of pick, place, touch, got 'fly'/);
   const r2 = vlad(['sim', '--bundle', '/nonexistent', '--task', 'all', '--episodes', '1']);
   assert.equal(r2.status, 2);
-  assert.match(r2.stderr, /manifest\.json not found/);
+  assert.match(r2.stderr, /bundle: no bundle at \/nonexistent \(manifest\.json missing\)/);
   const r3 = vlad(['collect', '--task', 'pick', '--episodes', '0', '--out', '/tmp/x']);
   assert.equal(r3.status, 2);
-  assert.match(r3.stderr, /--episodes: expected an integer >= 1/);
+  assert.match(r3.stderr, /--episodes: expected an integer in \[1, 1000000\], got '0'/);
   const r4 = vlad(['sim', '--bundle', shippedBundle, '--task', 'pick', '--episodes', '1', '--noise-scale', 'hot']);
   assert.equal(r4.status, 2);
-  assert.match(r4.stderr, /--noise-scale: expected a number in \[0, 4\], got 'hot'/);
+  assert.match(r4.stderr, /--noise-scale: expected a number in \(0, 4\], got 'hot'/);
   const out = join(tmpdir(), `vlad-bad-collect-${process.pid}`);
   for (const [flag, value] of [['--miss-rate', '2'], ['--release-miss-rate', 'abc'], ['--miss-rate', ''], ['--edge-miss-rate', '1.5']]) {
     const r = vlad(['collect', '--task', 'pick', '--episodes', '1', '--out', out, flag!, value!]);
     assert.equal(r.status, 2);
-    assert.ok(r.stderr.includes(`${flag}: '${value}' is not a probability in [0, 1]`), r.stderr);
+    assert.ok(r.stderr.includes(`${flag}: expected a number in [0, 1], got '${value}'`), r.stderr);
   }
   assert.equal(existsSync(out), false); // refused before anything was created
 });

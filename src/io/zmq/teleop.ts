@@ -134,7 +134,8 @@ export class TeleopReceiver {
         const res = decodeTeleopCommand(frames[0]!, this.opts.dim, this.opts.limits);
         if (!res.ok) { this.reject(res.error); continue; }
         const last = this.lastSeq.get(res.command.device);
-        if (last !== undefined && res.command.seq <= last) { this.reject(`seq ${res.command.seq} not after ${last} from ${res.command.device}`); continue; }
+        // seq 0 starts a new stream (the device restarted); otherwise a sequence must move on.
+        if (last !== undefined && res.command.seq <= last && res.command.seq !== 0) { this.reject(`seq ${res.command.seq} not after ${last} from ${res.command.device}`); continue; }
         this.lastSeq.set(res.command.device, res.command.seq);
         this.counters.accepted++;
         this.deliver({ ...res.command, receivedMs });
