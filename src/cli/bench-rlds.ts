@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import process from 'node:process';
 import { command, flag, UsageError } from './args.js';
 import { openRecorder, validateDataset, type ImageEncoding } from '../rlds/index.js';
-import { raiseThreadPriority } from '../core/priority.js';
+import { raiseThreadPriority } from '../core/index.js';
 
 const TICKS_PER_SEC = 100; // Linux USER_HZ
 

@@ -3,7 +3,7 @@
 // planned from); between actions the queue interpolates linearly in time, so a chunk's dt may
 // differ from the loop period. The loop only ever samples the step it is executing, so actions
 // whose time has passed are never executed.
-import type { ActionChunk } from '../core/contracts.js';
+import type { ActionChunk } from '../core/index.js';
 
 export type JoinConfig =
   | { method: 'replace' }

@@ -2,7 +2,7 @@
 // transferable buffer, posts it, and resolves with an ActionChunk; the main event loop stays free
 // while the worker runs the prefix and the N expert steps.
 import type { Manifest } from '../bundle/index.js';
-import type { ActionChunk, Observation } from '../core/contracts.js';
+import type { ActionChunk, Observation } from '../core/index.js';
 import { loadProfile, type HwProfile, type ProviderChoice } from '../hw/index.js';
 import { startPolicyWorker, type PolicyWorker } from './client.js';
 import type { Request, ResultOf } from './protocol.js';

@@ -2,7 +2,7 @@
 // lower CPU priority so the control thread wins whenever cores are short. Linux nice is per thread.
 import { readdirSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
-import { threadId } from '../core/priority.js';
+import { threadId } from '../core/index.js';
 
 const linux = process.platform === 'linux';
 

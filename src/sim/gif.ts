@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import gifenc from 'gifenc';
 
 const { GIFEncoder, quantize, applyPalette } = gifenc; // CommonJS package
-import type { CameraImage } from '../core/contracts.js';
+import type { CameraImage } from '../core/index.js';
 
 function toRgba(img: CameraImage): Uint8Array {
   const n = img.width * img.height;

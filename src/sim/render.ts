@@ -3,7 +3,7 @@
 // frame, near-clipped, and filled with a z-buffer and flat Lambert shading. The WASM build has
 // no OpenGL renderer; rays per pixel are too slow for a 50 Hz control loop (see the report).
 import type { MainModule, MjData, MjModel } from 'mujoco-js';
-import type { CameraImage } from '../core/contracts.js';
+import type { CameraImage } from '../core/index.js';
 
 const GEOM_PLANE = 0, GEOM_SPHERE = 2, GEOM_CAPSULE = 3, GEOM_ELLIPSOID = 4, GEOM_CYLINDER = 5, GEOM_BOX = 6;
 const OBJ_CAMERA = 7;

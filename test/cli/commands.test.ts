@@ -21,6 +21,16 @@ const HELP: [string[], RegExp][] = [
   [['bundle', 'verify', '--help'], /^usage: vlad bundle verify DIR \[--profile NAME\] \[--json\]/],
   [['bundle', 'info', BUNDLE, '-h'], /^usage: vlad bundle info DIR \[--json\]/],
   [['bench', '--bundle', BUNDLE, '--help'], /^usage: vlad bench \[--bundle DIR\] .*\n {2}--bundle DIR /],
+  [['--help'], /^usage:\n {2}vlad run .*\n {2}vlad ctl /],
+  [['run', '--help'], /^usage: vlad run \[--robot sim\|ros\] \[--params FILE\]/],
+  [['ctl', '--help'], /^usage: vlad ctl \[--ops ENDPOINT\].*\n {2}status\n {2}mode idle\|autonomous\|teleop\|intervention/],
+  [['sim', '--help'], /^usage: vlad sim --task T\|all --episodes N/],
+  [['collect', '--help'], /^usage: vlad collect --task T\|all --episodes N --out DIR/],
+  [['demo', '--help'], /^usage: vlad demo \[--episodes N\]/],
+  [['bench', 'control', '--help'], /^usage: vlad bench control \[--rate HZ\]/],
+  [['bench', 'delay', '--help'], /^usage: vlad bench delay \[--delays /],
+  [['bench', 'ops', '--help'], /^usage: vlad bench ops \[--rate HZ\]/],
+  [['sim-bench', '--help'], /^usage: vlad sim-bench \[--episodes N\]/],
 ];
 
 for (const [args, usage] of HELP) {
@@ -59,6 +69,21 @@ const USAGE_ERRORS: [string[], RegExp][] = [
   [['bench', '--bundle', BUNDLE, '--candidates', '0'], /^vlad bench: --candidates: expected an integer in \[1, 1024\], got '0'/],
   [['bench', '--bundle'], /^vlad bench: Option '--bundle <value>' argument missing/],
   [['bench', '--frob'], /^vlad bench: Unknown option '--frob'/],
+  [['run', '--robot', 'moon'], /^vlad run: --robot: expected one of sim, ros, got 'moon'/],
+  [['run', '--ros-args', '--params-file'], /^vlad run: --ros-args --params-file needs a file/],
+  [['run', '--bundle', '/nonexistent'], /^vlad run: \(command line\): bundle: no bundle at \/nonexistent \(manifest\.json missing\)/],
+  [['ctl'], /^vlad ctl: expected 1 argument, got 0/],
+  [['ctl', 'mode', 'flying'], /^vlad ctl: --mode: expected one of idle, autonomous, teleop, intervention, got 'flying'/],
+  [['ctl', 'episode', 'start'], /^vlad ctl: episode start needs --instruction TEXT or --task T/],
+  [['ctl', 'episode', 'stop', '--success', '--failure'], /^vlad ctl: episode stop needs exactly one of --success, --failure/],
+  [['ctl', 'warp'], /^vlad ctl: unknown command 'warp'/],
+  [['collect', '--task', 'pick', '--episodes', '1'], /^vlad collect: --out is required/],
+  [['collect', '--task', 'pick', '--episodes', '1', '--out', '/tmp/9lives'], /^vlad collect: --out: the last path element '9lives' is the dataset name/],
+  [['demo', '--episodes', '0'], /^vlad demo: --episodes: expected an integer in \[1, 1000\], got '0'/],
+  [['bench', 'control', '--rate', 'fast'], /^vlad bench control: --rate: expected a number in \[1, 1000\], got 'fast'/],
+  [['bench', 'ops', '--request-rate', '0'], /^vlad bench ops: --request-rate: expected a number in \[0.1, 10000\], got '0'/],
+  [['sim-bench', '--episodes', 'many'], /^vlad sim-bench: --episodes: expected an integer in \[1, 100000\], got 'many'/],
+  [['sim', '--task', 'pick', '--episodes', '1', '--replan-every', '0'], /^vlad sim: --replan-every: expected an integer in \[1, 10000\], got '0'/],
 ];
 
 for (const [args, reason] of USAGE_ERRORS) {

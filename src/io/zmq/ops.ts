@@ -6,8 +6,8 @@
 // reply is routed back by the identity it came with.
 import { Ajv, type ValidateFunction } from 'ajv';
 import { Router } from 'zeromq';
-import { rootLogger, type Logger } from '../../core/log.js';
-import { firstSchemaError } from '../../core/schema-error.js';
+import { rootLogger, type Logger } from '../../core/index.js';
+import { firstSchemaError } from '../../core/index.js';
 import {
   OPS_ERROR_CODES, OPS_PROTOCOL_VERSION, OpsError, isPlainMap, isValidRequestId, opsPackr, opsUnpackr,
   type OpsErrorCode, type OpsReply, type OpsRequestId,

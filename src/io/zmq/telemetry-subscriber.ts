@@ -1,7 +1,7 @@
 // The watching end of telemetry (vlad ctl, tests): a SUB socket that yields { topic, body } for
 // the topics asked for. Malformed messages are counted and skipped, never thrown.
 import { Subscriber } from 'zeromq';
-import { rootLogger, type Logger } from '../../core/log.js';
+import { rootLogger, type Logger } from '../../core/index.js';
 import { clientCurveOptions, validateClientCurve, type ClientCurve } from './security.js';
 import { telemetryUnpackr, type TelemetryMessage } from './telemetry.js';
 

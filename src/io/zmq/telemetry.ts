@@ -4,7 +4,7 @@
 // right now is dropped and counted. A subscriber that joins late misses what came before.
 import { Publisher } from 'zeromq';
 import { Packr, Unpackr } from 'msgpackr';
-import { rootLogger, type Logger } from '../../core/log.js';
+import { rootLogger, type Logger } from '../../core/index.js';
 import { checkBindSecurity, serverCurveOptions, DEFAULT_ZAP_DOMAIN, type ServerCurve } from './security.js';
 import { registerZapAllowlist, type ZapRegistration } from './zap.js';
 

@@ -9,7 +9,7 @@
 // Servers set zapEnforceDomain, so with no handler bound libzmq refuses clients (fails closed).
 import { setTimeout as delay } from 'node:timers/promises';
 import { Router } from 'zeromq';
-import { rootLogger, type Logger } from '../../core/log.js';
+import { rootLogger, type Logger } from '../../core/index.js';
 import { z85Encode } from './z85.js';
 
 export const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
