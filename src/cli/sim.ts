@@ -134,7 +134,7 @@ export async function simulate(o: SimulateOptions): Promise<SimRunReport> {
         }
         list.push(outcome);
         o.onEpisode?.(outcome);
-        say(episodeLine(outcome));
+        process.stderr.write(`${episodeLine(outcome)}\n`); // progress, also with --json (stdout stays one object)
       }
     }
     if (videoTimer) clearInterval(videoTimer);

@@ -14,14 +14,27 @@ export function plannerFromEngine(engine: InferenceEngine, opts: { candidates?: 
     async plan(obs: Observation, request: PlanRequest): Promise<PlanOutcome> {
       const p = request.prefix;
       const rtc = p ? { actions: p.actions, length: p.length, frozenSteps: p.frozenSteps, ...(opts.maxGuidance ? { maxGuidance: opts.maxGuidance } : {}) } : undefined;
-      const started = performance.now();
       const { chunk, timings } = await engine.infer(obs, { ...(opts.candidates ? { candidates: opts.candidates } : {}), ...(rtc ? { rtc } : {}) });
       const expertMs = timings.expertStepMs.reduce((a, b) => a + b, 0);
-      // `call`: wall time of the whole request, main thread to worker and back (lockstep runs stop
-      // virtual time while it runs, so the loop's own round trip does not show it).
-      const stageMs: Record<string, number> = { prefix: timings.prefixMs, expert: expertMs, worker_total: timings.totalMs, call: performance.now() - started };
+      const stageMs: Record<string, number> = { prefix: timings.prefixMs, expert: expertMs, worker_total: timings.totalMs };
       if (timings.energyMs > 0) stageMs.energy = timings.energyMs;
       return { chunk, stageMs };
+    },
+  };
+}
+
+/**
+ * Adds the stage `call` to every answer: the wall time of the whole request (main thread to the
+ * planner and back). Lockstep runs stop virtual time while a plan is computed, so the loop's own
+ * round trip (on its clock) does not show it.
+ */
+export function timedPlanner(inner: ChunkPlanner): ChunkPlanner {
+  return {
+    async plan(obs, request): Promise<PlanOutcome> {
+      const started = performance.now();
+      const result = await inner.plan(obs, request);
+      const outcome: PlanOutcome = 'chunk' in result ? result : { chunk: result };
+      return { chunk: outcome.chunk, stageMs: { ...outcome.stageMs, call: performance.now() - started } };
     },
   };
 }

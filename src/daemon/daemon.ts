@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ActionChunk, Logger, ObservationSource, OperatingMode, RobotDriver } from '../core/index.js';
 import { CpuWake, raiseThreadPriority, rootLogger, secondsToNs, systemClock, VirtualClock, type Clock, type Observation, type PriorityResult } from '../core/index.js';
-import { ControlLoop, DelayedPlanner, ObservationStore, plannerFromEngine, type ChunkPlanner, type ControlLoopStats, type RatekeeperOptions, type StreamStatus, type TickAccountant } from '../control/index.js';
+import { ControlLoop, DelayedPlanner, ObservationStore, plannerFromEngine, timedPlanner, type ChunkPlanner, type ControlLoopStats, type RatekeeperOptions, type StreamStatus, type TickAccountant } from '../control/index.js';
 import { PolicyEngine } from '../policy/index.js';
 import { openRecorder, recorderSpecFromBundleIO, type Recorder } from '../rlds/index.js';
 import { TeleopReceiver } from '../io/zmq/index.js';
@@ -343,9 +343,9 @@ export class Daemon {
     this.store = new ObservationStore(driver, streams, this.teleop);
     this.store.transform = this.opts.observationTransform;
     this.store.setInstruction(this.instruction);
-    const base: ChunkPlanner = this.opts.planner === 'expert'
+    const base: ChunkPlanner = timedPlanner(this.opts.planner === 'expert'
       ? (() => { if (!sim) throw new DaemonError('refused', 'the expert planner needs the simulated robot'); return sim.expertPlanner(engine.manifest.io.chunk_length, engine.manifest.io.control_dt); })()
-      : plannerFromEngine(engine, this.opts.candidates ? { candidates: this.opts.candidates } : {});
+      : plannerFromEngine(engine, this.opts.candidates ? { candidates: this.opts.candidates } : {}));
     this.delayed = lockstep ? new DelayedPlanner(base, secondsToNs(this.opts.lockstepDelayS ?? 0)) : undefined;
     this.planner = this.delayed ?? base;
     const p = this.params;
