@@ -1,7 +1,6 @@
 // manifest.json: types, JSON Schema and the semantic checks a schema cannot express.
 // The format is documented in models/BUNDLE_FORMAT.md; this file is its executable form.
-import { Ajv } from 'ajv';
-import { firstSchemaError, type CameraSpec } from '../core/index.js';
+import { compileSchema, ConfigError, validateConfig, type CameraSpec } from '../core/index.js';
 
 export const SCHEMA_VERSION = 1;
 export const EXPERT_KINDS = ['flow_matching', 'ddim', 'l1_regression'] as const;
@@ -233,15 +232,14 @@ export const MANIFEST_SCHEMA = {
   },
 } as const;
 
-export class BundleError extends Error {
-  constructor(readonly file: string, readonly field: string, message: string) {
-    super(`${file}: ${field}: ${message}`);
+export class BundleError extends ConfigError {
+  constructor(file: string, field: string, message: string) {
+    super(file, field, message);
     this.name = 'BundleError';
   }
 }
 
-const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
-const validateSchema = ajv.compile(MANIFEST_SCHEMA);
+const validateSchema = compileSchema<Manifest>(MANIFEST_SCHEMA);
 
 /** Parses and validates manifest text; every failure names manifest.json and the field. */
 export function parseManifest(text: string): Manifest {
@@ -254,10 +252,7 @@ export function parseManifest(text: string): Manifest {
   if (typeof raw === 'object' && raw !== null && 'schema_version' in raw && raw.schema_version !== SCHEMA_VERSION) {
     throw new BundleError('manifest.json', 'schema_version', `unsupported schema version ${JSON.stringify(raw.schema_version)} (this vlad reads ${SCHEMA_VERSION})`);
   }
-  if (!validateSchema(raw)) {
-    const { field, message } = firstSchemaError(validateSchema.errors);
-    throw new BundleError('manifest.json', field, message);
-  }
+  validateConfig(validateSchema, raw, 'manifest.json', (file, field, message) => new BundleError(file, field, message));
   const m = raw as unknown as Manifest;
   checkSemantics(m);
   return m;

@@ -3,6 +3,7 @@
 // while the worker runs the prefix and the N expert steps.
 import type { Manifest } from '../bundle/index.js';
 import type { ActionChunk, Observation } from '../core/index.js';
+import { rootLogger } from '../core/index.js';
 import { loadProfile, type HwProfile, type ProviderChoice } from '../hw/index.js';
 import { startPolicyWorker, type PolicyWorker } from './client.js';
 import type { Request, ResultOf } from './protocol.js';
@@ -48,7 +49,8 @@ export class PolicyEngine {
 
   static async open(dir: string, opts: EngineOptions = {}): Promise<PolicyEngine> {
     const profile = typeof opts.profile === 'object' ? opts.profile : await loadProfile(opts.profile ?? 'cpu');
-    const log = opts.log ?? ((line: string) => process.stderr.write(`[policy] ${line}\n`));
+    const logger = rootLogger().child({ part: 'policy' });
+    const log = opts.log ?? ((line: string) => logger.info(line));
     const client = startPolicyWorker(log);
     try {
       const opened = await client.call<'open'>({

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,4 +85,45 @@ test('closed loop with the shipped bundle completes with sane timings', () => {
   assert.ok(out.tasks.touch.success_rate >= 0 && out.tasks.touch.success_rate <= 1);
   assert.ok(out.control_hz > 40 && out.control_hz < 60, `control_hz ${out.control_hz}`);
   assert.ok(out.obs_to_chunk_ms.p50 > 0 && out.obs_to_chunk_ms.p99 < 2000, JSON.stringify(out.obs_to_chunk_ms));
+});
+
+test('vlad sim --record into a place the recorder cannot write exits at once with the reason (it used to hang)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vlad-sim-record-'));
+  try {
+    writeFileSync(join(dir, 'a-file'), 'x');
+    const r = vlad(['sim', '--policy', 'expert', '--task', 'touch', '--episodes', '1', '--mode', 'lockstep', '--record', join(dir, 'a-file', 'vlad_ds')], 60_000);
+    assert.equal(r.error, undefined, 'it exits by itself');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /cannot write to .*a-file.*ENOTDIR/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('vlad collect draws a fresh seed unless one is given, and records it; commands find the shipped files from any directory', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vlad-collect-seed-'));
+  try {
+    const out = join(dir, 'vlad_seeds');
+    for (let i = 0; i < 2; i++) {
+      const r = spawnSync(process.execPath, [cli, 'collect', '--task', 'touch', '--episodes', '1', '--out', out], { cwd: tmpdir(), encoding: 'utf8', timeout: 120_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /seed \d+, drawn: pass --seed to repeat/);
+    }
+    const runs = readFileSync(join(out, 'collect-runs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seed: number; recorded: number });
+    assert.equal(runs.length, 2);
+    assert.notEqual(runs[0]!.seed, runs[1]!.seed, 'two runs, two seeds');
+    assert.deepEqual(runs.map((x) => x.recorded), [1, 1]);
+    const info = JSON.parse(vlad(['rlds', 'info', out, '--json']).stdout);
+    assert.equal(info.splits[0].episodes, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('package.json main is the library entry and loads', async () => {
+  const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { main: string; bin: { vlad: string } };
+  const lib = await import(join(repo, pkg.main)) as Record<string, unknown>;
+  assert.equal(typeof lib.Daemon, 'function');
+  assert.equal(typeof lib.openDataset, 'function');
+  assert.ok(existsSync(join(repo, pkg.bin.vlad)));
 });
