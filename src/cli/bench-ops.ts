@@ -18,20 +18,30 @@ export interface OpsBenchOptions { rateHz: number; durationS: number; requestRat
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** The load generator (its own process): `requestRate` status calls a second for `durationS`, each timed. */
-export async function opsLoad(endpoint: string, requestRate: number, durationS: number): Promise<{ rtt_ms: ReturnType<typeof summarize> | null; requests: number; errors: number }> {
+/** Seconds the load generator runs before it measures: its own start-up (JIT, first connect) is not the steady state. */
+export const OPS_LOAD_WARM_UP_S = 1;
+
+/**
+ * The load generator (its own process): `requestRate` status calls a second, each timed; the
+ * first OPS_LOAD_WARM_UP_S seconds are sent but not counted. Prints READY when it starts counting.
+ */
+export async function opsLoad(endpoint: string, requestRate: number, durationS: number, onCounting: () => void = () => undefined): Promise<{ rtt_ms: ReturnType<typeof summarize> | null; requests: number; errors: number }> {
   const client = await OpsClient.connect(endpoint, { timeoutMs: 2000 });
   const rtt: number[] = [];
   let errors = 0;
   const periodMs = 1000 / requestRate;
   const start = performance.now();
+  const countFrom = start + OPS_LOAD_WARM_UP_S * 1000;
+  let counting = false;
   const pending: Promise<void>[] = [];
-  for (let k = 0; performance.now() - start < durationS * 1000; k++) {
+  for (let k = 0; performance.now() - countFrom < durationS * 1000; k++) {
     const due = start + k * periodMs;
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
     const t0 = performance.now();
-    pending.push(client.call('status', {}).then(() => { rtt.push(performance.now() - t0); }, () => { errors++; }));
+    if (!counting && t0 >= countFrom) { counting = true; onCounting(); }
+    const counted = counting;
+    pending.push(client.call('status', {}).then(() => { if (counted) rtt.push(performance.now() - t0); }, () => { if (counted) errors++; }));
   }
   await Promise.all(pending);
   await client.close();
@@ -54,18 +64,22 @@ export async function benchOps(o: OpsBenchOptions): Promise<Record<string, unkno
   daemon.stats.tickListener = (lateS, m) => { if (recording) { late.push(lateS * 1e3); misses += m; } };
   const phase = async (load: boolean): Promise<Record<string, unknown>> => {
     late.length = 0; misses = 0;
-    const cpu0 = cpuTimes();
-    recording = true;
+    let cpu0 = cpuTimes();
     let client: Promise<Record<string, unknown>> | undefined;
     if (load) {
       // The client runs in its own process: its own work must not load the daemon's event loop.
+      // The loop is measured while the client counts (after its start-up).
       const main = fileURLToPath(new URL('./main.js', import.meta.url));
       const child = spawn(process.execPath, [main, 'bench', 'ops-client', '--ops', endpoint, '--request-rate', String(o.requestRate), '--duration', String(o.durationS)], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
-      child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-      client = new Promise((resolve, reject) => child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as Record<string, unknown>) : reject(new Error(`ops client exited ${code}`)))));
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (!recording && out.includes('COUNTING\n')) { cpu0 = cpuTimes(); recording = true; }
+      });
+      client = new Promise((resolve, reject) => child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.slice(out.indexOf('COUNTING\n') + 9)) as Record<string, unknown>) : reject(new Error(`ops client exited ${code}`)))));
       await client;
     } else {
+      recording = true;
       await sleep(o.durationS * 1000);
     }
     recording = false;
@@ -88,6 +102,7 @@ export async function benchOps(o: OpsBenchOptions): Promise<Record<string, unkno
       rtt_ms: (loaded.client as { rtt_ms: unknown }).rtt_ms, requests: (loaded.client as { requests: number }).requests, errors: (loaded.client as { errors: number }).errors,
       loop_quiet: { ...quiet }, loop_with_requests: { ...loaded, client: undefined },
       bundle: daemon.policy?.modelVersion,
+      control_thread: daemon.realtimeReport.priority,
     };
   } finally {
     await daemon.shutdown();

@@ -106,7 +106,7 @@ function opsClient(args: string[]): Promise<number> {
     options: { ops: { type: 'string' }, 'request-rate': { type: 'string' }, duration: { type: 'string' } },
   }, args, async (v) => {
     const { opsLoad } = await import('./bench-ops.js');
-    const out = await opsLoad(flag.required('ops', v.ops), flag.num('request-rate', v['request-rate'], { min: 0.1, max: 10_000, default: 100 }), flag.num('duration', v.duration, { min: 0.1, max: 3600, default: 10 }));
+    const out = await opsLoad(flag.required('ops', v.ops), flag.num('request-rate', v['request-rate'], { min: 0.1, max: 10_000, default: 100 }), flag.num('duration', v.duration, { min: 0.1, max: 3600, default: 10 }), () => process.stdout.write('COUNTING\n'));
     process.stdout.write(`${JSON.stringify(out)}\n`);
     return 0;
   });

@@ -49,7 +49,7 @@ export interface DaemonOptions {
   rateHz?: number;
   ratekeeper?: Omit<RatekeeperOptions, 'rateHz' | 'clock' | 'log'>;
   warmUpTicks?: number;
-  /** Realtime: the control thread's priority (default nice -10 when permitted); false leaves it. */
+  /** Realtime: the control thread's priority (default nice -10 and SCHED_FIFO 50 when permitted, else what is); false leaves it. */
   priority?: { nice?: number; fifo?: number } | false;
   /** A robot driver to use instead of building one from the params (a test double, a ROS driver). */
   driver?: RobotDriver;
@@ -115,6 +115,7 @@ export class Daemon {
   private lockstepStep = 0;
   private lockstepEpochNs = 0n;
   private readonly episodeListeners = new Set<(o: EpisodeOutcome) => void>();
+  private statusCache: { atMs: number; value: Record<string, unknown> } | undefined;
   private instruction = '';
   episodes: EpisodeManager | undefined;
   /** Serving sockets (ops, telemetry) attach here: see serve.ts. */
@@ -200,6 +201,7 @@ export class Daemon {
 
   /** Runs a lifecycle transition (configure, activate, deactivate, cleanup, shutdown). */
   async transition(t: string): Promise<LifecycleState> {
+    this.statusCache = undefined;
     this.lifecycle.check(t);
     return this.lifecycle.run(t, () => this.doTransition(t as Transition));
   }
@@ -379,7 +381,7 @@ export class Daemon {
     const rt = this.opts.config.profile.realtime;
     this.cpuWake = await CpuWake.start({ idlePoll: rt.idle_poll, dmaLatencyUs: rt.cpu_dma_latency_us });
     // After every worker thread exists, so none of them inherits it.
-    this.priority = this.opts.priority === false ? null : raiseThreadPriority(this.opts.priority ?? { nice: -10 });
+    this.priority = this.opts.priority === false ? null : raiseThreadPriority(this.opts.priority ?? { nice: -10, fifo: 50 });
     this.loopRun = this.loop.run();
     this.loopRun.catch((err: unknown) => this.log.fatal({ err }, 'control loop failed'));
     this.log.info({ rate_hz: this.rateHz, join: p.join, output: p.output_mode, mode: this.mode, priority: this.priority }, 'control loop running');
@@ -445,6 +447,7 @@ export class Daemon {
   }
 
   async setMode(mode: OperatingMode): Promise<void> {
+    this.statusCache = undefined;
     this.mode = mode;
     this.loop?.setMode(mode);
     if (mode === 'idle' || mode === 'autonomous') this.operatorRequested = false;
@@ -453,6 +456,7 @@ export class Daemon {
 
   /** Starts (or stops) the simulated arm's scripted operator as the teleop device. */
   async setScriptedOperator(on: boolean): Promise<void> {
+    this.statusCache = undefined;
     if (!this.sim) throw new DaemonError('refused', 'the scripted operator exists only with the simulated robot (--robot sim)');
     if (on && (this.mode === 'idle' || this.mode === 'autonomous')) throw new DaemonError('refused', `the operator commands only in teleop or intervention mode (mode is ${this.mode})`);
     this.requireActive('start the operator');
@@ -461,9 +465,13 @@ export class Daemon {
     await this.reconcile();
   }
 
-  hardStop(active: boolean): void { this.requireActive(active ? 'hard-stop' : 'release').hardStop(active); }
+  hardStop(active: boolean): void {
+    this.statusCache = undefined;
+    this.requireActive(active ? 'hard-stop' : 'release').hardStop(active);
+  }
 
   async startEpisode(req: EpisodeRequest): Promise<{ id: string; instruction: string; scene?: SceneInfo }> {
+    this.statusCache = undefined;
     const loop = this.requireActive('start an episode');
     const episodes = this.episodes!;
     if (episodes.isOpen || episodes.pendingEnd) throw new DaemonError('refused', `an episode is already running (${episodes.current?.id ?? 'ending'}): stop it first`);
@@ -493,6 +501,7 @@ export class Daemon {
   }
 
   async stopEpisode(success: boolean): Promise<EpisodeOutcome> {
+    this.statusCache = undefined;
     this.requireActive('stop an episode');
     const e = this.episodes!;
     if (!e.isOpen) {
@@ -504,6 +513,7 @@ export class Daemon {
 
   /** Changes the instruction the policy sees (a new language command mid-episode, or between episodes). */
   setInstruction(text: string): void {
+    this.statusCache = undefined;
     if (!text.trim()) throw new DaemonError('bad_request', 'instruction must be non-empty');
     this.instruction = text.trim();
     this.store?.setInstruction(this.instruction);
@@ -551,7 +561,19 @@ export class Daemon {
   loopSnapshot(): ControlLoopStats | undefined { return this.loop?.snapshot(); }
   streamStatus(): StreamStatus[] { return this.store?.status(this.clock.nowNs()) ?? []; }
 
+  /**
+   * The daemon's state for people and scripts. Served on the control thread, so a burst of
+   * requests reuses one snapshot for up to 50 ms instead of recomputing it for each.
+   */
   status(): Record<string, unknown> {
+    const now = performance.now();
+    if (this.statusCache && now - this.statusCache.atMs < 50) return this.statusCache.value;
+    const value = this.computeStatus();
+    this.statusCache = { atMs: now, value };
+    return value;
+  }
+
+  private computeStatus(): Record<string, unknown> {
     const loop = this.loop;
     const engine = this.engine;
     const s = this.stats.summary();
