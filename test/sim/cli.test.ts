@@ -66,8 +66,8 @@ test('collect -> rlds validate: every step of every episode is in the dataset', 
 });
 
 test('the shipped bundle solves seeded episodes it was never trained on (lockstep, reproducible)', () => {
-  // Training used collect seeds 1 and 11-20; these layouts come from seed 4242. Measured
-  // (vlad-base-flow 1.6.0, re-planning after 40 of 50 steps): pick 9/10, touch 10/10, place 8/10;
+  // Training used collect seeds 1 and 11-20; these layouts come from seed 4242. Measured through
+  // the daemon's pipeline (vlad-base-flow 1.6.0, RTC, safety filter): pick 9/10, touch 9/10, place 9/10;
   // a random-init bundle of the same shape: pick 0/20, place 0/20, touch ~1 in 4.
   const r = vlad(['sim', '--bundle', shippedBundle, '--task', 'pick,touch,place', '--episodes', '10', '--seed', '4242', '--json', '--mode', 'lockstep', '--profile', 'cpu'], 300_000);
   assert.equal(r.status, 0, r.stderr);
