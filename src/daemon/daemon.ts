@@ -208,9 +208,9 @@ export class Daemon {
 
   private async doTransition(t: Transition): Promise<void> {
     const target = { configure: 'inactive', activate: 'active', deactivate: 'inactive', cleanup: 'unconfigured', shutdown: 'finalized' } as const;
+    // Hold first (the hold is recorded), then finish the open episode, then stop the parts.
+    if (t === 'deactivate' || t === 'shutdown') await this.holdArm();
     if (t === 'cleanup' || t === 'shutdown') await this.closeEpisode('shutdown');
-    if (t === 'shutdown' && this.lifecycle.state === 'active') await this.reconcile(this.context('inactive'));
-    if (t === 'shutdown') await this.closeEpisode('shutdown');
     await this.reconcile(this.context(target[t]));
     this.log.info({ transition: t, state: target[t] }, `lifecycle: ${t} -> ${target[t]}`);
   }
@@ -387,22 +387,32 @@ export class Daemon {
     this.log.info({ rate_hz: this.rateHz, join: p.join, output: p.output_mode, mode: this.mode, priority: this.priority }, 'control loop running');
   }
 
+  /** Brings the arm to rest under the loop (mode idle), bounded: a fault path brakes on its own anyway. */
+  private async holdArm(): Promise<void> {
+    const loop = this.loop;
+    if (!loop) return;
+    loop.setMode('idle');
+    const moving = () => loop.commandState.velocities.some((v) => v !== 0);
+    if (this.clockKind === 'realtime') {
+      const until = performance.now() + 1000;
+      while (performance.now() < until && moving()) await sleep(this.periodS * 1000);
+    } else {
+      for (let i = 0; i < 200 && moving(); i++) await this.stepLockstep();
+    }
+  }
+
   /** Deactivate: bring the arm to a hold (idle), then stop ticking. */
   private async stopControl(): Promise<void> {
     const loop = this.loop;
     if (!loop) return;
-    loop.setMode('idle');
+    await this.holdArm();
     if (this.clockKind === 'realtime') {
-      // Hold until the command is at rest (bounded: a fault path brakes on its own anyway).
-      const until = performance.now() + 1000;
-      while (performance.now() < until && loop.commandState.velocities.some((v) => v !== 0)) await sleep(this.periodS * 1000);
       loop.close();
       await this.loopRun;
       await this.sim?.stopRealtime();
       await this.cpuWake?.stop();
       this.cpuWake = undefined;
     } else {
-      for (let i = 0; i < 200 && loop.commandState.velocities.some((v) => v !== 0); i++) await this.stepLockstep();
       loop.close();
       await this.delayed?.drain();
     }

@@ -161,6 +161,8 @@ test('vlad run + vlad ctl: SIGTERM mid-episode holds, finishes the episode as tr
     assert.equal(md.success, false);
     assert.ok(eps[0]!.numSteps >= 40);
     assert.equal(eps[0]!.step(eps[0]!.numSteps - 1).is_terminal, false, 'a truncated episode does not end in a terminal state');
+    const last = eps[0]!.step(eps[0]!.numSteps - 1) as unknown as { provenance: { control_mode: string } };
+    assert.equal(last.provenance.control_mode, 'hold', 'the arm was brought to a hold before the episode was finished');
     assert.match(log, /shutting down: hold, finish the episode as truncated, flush/);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
