@@ -9,7 +9,7 @@ const USAGE = `vlad ctl [--ops ENDPOINT] [--json] [--timeout MS] [--key FILE --s
   status
   mode idle|autonomous|teleop|intervention
   episode start (--instruction TEXT | --task pick|place|touch [--seed S]) [--operator]
-  episode stop --success|--failure
+  episode stop --success|--failure|--truncated
   instruction TEXT
   transition configure|activate|deactivate|cleanup|shutdown
   hard-stop | release
@@ -37,7 +37,7 @@ export async function run(args: string[]): Promise<number> {
       ops: { type: 'string', default: 'tcp://127.0.0.1:5570' }, json: { type: 'boolean', default: false }, timeout: { type: 'string' },
       key: { type: 'string' }, 'server-key': { type: 'string' },
       instruction: { type: 'string' }, task: { type: 'string' }, seed: { type: 'string' }, operator: { type: 'boolean' },
-      success: { type: 'boolean' }, failure: { type: 'boolean' }, out: { type: 'string' }, name: { type: 'string' },
+      success: { type: 'boolean' }, failure: { type: 'boolean' }, truncated: { type: 'boolean' }, out: { type: 'string' }, name: { type: 'string' },
     },
   }, args, async (v, pos) => {
     const [cmd, arg] = pos as [string, string | undefined];
@@ -72,7 +72,7 @@ export async function run(args: string[]): Promise<number> {
   });
 }
 
-type Values = { instruction?: string; task?: string; seed?: string; operator?: boolean; success?: boolean; failure?: boolean };
+type Values = { instruction?: string; task?: string; seed?: string; operator?: boolean; success?: boolean; failure?: boolean; truncated?: boolean };
 
 /** The ops method and params for a ctl command line. */
 function request(cmd: string, arg: string | undefined, v: Values): [string, Record<string, unknown>] {
@@ -95,8 +95,8 @@ function request(cmd: string, arg: string | undefined, v: Values): [string, Reco
         }];
       }
       if (arg === 'stop') {
-        if (v.success === v.failure) throw new UsageError('episode stop needs exactly one of --success, --failure');
-        return ['episode.stop', { success: v.success === true }];
+        if ([v.success, v.failure, v.truncated].filter(Boolean).length !== 1) throw new UsageError('episode stop needs exactly one of --success, --failure, --truncated');
+        return ['episode.stop', { success: v.success === true, ...(v.truncated ? { truncated: true } : {}) }];
       }
       throw new UsageError(`episode ${arg ?? ''}: expected start or stop`);
     default: throw new UsageError(`unknown command '${cmd}'`);

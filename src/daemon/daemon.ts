@@ -116,6 +116,7 @@ export class Daemon {
   private lockstepEpochNs = 0n;
   private readonly episodeListeners = new Set<(o: EpisodeOutcome) => void>();
   private statusCache: { atMs: number; value: Record<string, unknown> } | undefined;
+  private streamTimer: NodeJS.Timeout | undefined;
   private instruction = '';
   episodes: EpisodeManager | undefined;
   /** Serving sockets (ops, telemetry) attach here: see serve.ts. */
@@ -382,6 +383,7 @@ export class Daemon {
     this.cpuWake = await CpuWake.start({ idlePoll: rt.idle_poll, dmaLatencyUs: rt.cpu_dma_latency_us });
     // After every worker thread exists, so none of them inherits it.
     this.priority = this.opts.priority === false ? null : raiseThreadPriority(this.opts.priority ?? { nice: -10, fifo: 50 });
+    this.watchStreams();
     this.loopRun = this.loop.run();
     this.loopRun.catch((err: unknown) => this.log.fatal({ err }, 'control loop failed'));
     this.log.info({ rate_hz: this.rateHz, join: p.join, output: p.output_mode, mode: this.mode, priority: this.priority }, 'control loop running');
@@ -401,11 +403,33 @@ export class Daemon {
     }
   }
 
+  /**
+   * Once a second, logs every input stream whose health changed (openpilot raises an event when a
+   * service stops being alive or on frequency); the watchdog acts on `alive` every tick itself.
+   */
+  private watchStreams(): void {
+    const store = this.store!;
+    const log = this.log.child({ part: 'streams' });
+    const last = new Map<string, { alive: boolean; freqOk: boolean }>();
+    this.streamTimer = setInterval(() => {
+      for (const st of store.status(this.clock.nowNs())) {
+        const prev = last.get(st.name);
+        last.set(st.name, { alive: st.alive, freqOk: st.freqOk });
+        if (st.samples < 3 || (prev && prev.alive === st.alive && prev.freqOk === st.freqOk)) continue;
+        if (!st.alive || !st.freqOk) log.warn({ stream: st.name, alive: st.alive, freq_ok: st.freqOk, rate_hz: st.rateHz, age_s: st.ageS }, `stream ${st.name}: ${!st.alive ? 'not alive' : 'off its rate'}`);
+        else if (prev) log.info({ stream: st.name, rate_hz: st.rateHz }, `stream ${st.name}: healthy again`);
+      }
+    }, 1000);
+    this.streamTimer.unref();
+  }
+
   /** Deactivate: bring the arm to a hold (idle), then stop ticking. */
   private async stopControl(): Promise<void> {
     const loop = this.loop;
     if (!loop) return;
     await this.holdArm();
+    if (this.streamTimer) clearInterval(this.streamTimer);
+    this.streamTimer = undefined;
     if (this.clockKind === 'realtime') {
       loop.close();
       await this.loopRun;
@@ -510,15 +534,17 @@ export class Daemon {
     return { id, instruction: this.instruction, ...(scene ? { scene } : {}) };
   }
 
-  async stopEpisode(success: boolean): Promise<EpisodeOutcome> {
+  /** Ends the running episode: a success, a failure, or (truncated) cut short without an outcome. */
+  async stopEpisode(success: boolean, truncated = false): Promise<EpisodeOutcome> {
     this.statusCache = undefined;
     this.requireActive('stop an episode');
+    if (success && truncated) throw new DaemonError('bad_request', 'an episode is either a success or truncated, not both');
     const e = this.episodes!;
     if (!e.isOpen) {
       if (e.pendingEnd) return e.pendingEnd;
       throw new DaemonError('refused', 'no episode is running');
     }
-    return e.end({ success, truncated: false, reason: 'stopped' });
+    return e.end({ success, truncated, reason: 'stopped' });
   }
 
   /** Changes the instruction the policy sees (a new language command mid-episode, or between episodes). */

@@ -56,9 +56,9 @@ export function opsMethods(daemon: Daemon, onShutdown: () => void): OpsMethods {
       handler: (p: { instruction?: string; task?: TaskName; seed?: number; operator?: boolean }) => guarded(() => daemon.startEpisode(p)),
     },
     'episode.stop': {
-      description: 'end the running episode, labelled success or failure',
-      params: { type: 'object', additionalProperties: false, required: ['success'], properties: { success: { type: 'boolean' } } },
-      handler: (p: { success: boolean }) => guarded(() => daemon.stopEpisode(p.success)),
+      description: 'end the running episode: success, failure, or truncated (cut short, no outcome)',
+      params: { type: 'object', additionalProperties: false, required: ['success'], properties: { success: { type: 'boolean' }, truncated: { type: 'boolean' } } },
+      handler: (p: { success: boolean; truncated?: boolean }) => guarded(() => daemon.stopEpisode(p.success, p.truncated ?? false)),
     },
     instruction: {
       description: 'change the instruction the policy sees',

@@ -75,7 +75,7 @@ const USAGE_ERRORS: [string[], RegExp][] = [
   [['ctl'], /^vlad ctl: expected 1 argument, got 0/],
   [['ctl', 'mode', 'flying'], /^vlad ctl: --mode: expected one of idle, autonomous, teleop, intervention, got 'flying'/],
   [['ctl', 'episode', 'start'], /^vlad ctl: episode start needs --instruction TEXT or --task T/],
-  [['ctl', 'episode', 'stop', '--success', '--failure'], /^vlad ctl: episode stop needs exactly one of --success, --failure/],
+  [['ctl', 'episode', 'stop', '--success', '--failure'], /^vlad ctl: episode stop needs exactly one of --success, --failure, --truncated/],
   [['ctl', 'warp'], /^vlad ctl: unknown command 'warp'/],
   [['collect', '--task', 'pick', '--episodes', '1'], /^vlad collect: --out is required/],
   [['collect', '--task', 'pick', '--episodes', '1', '--out', '/tmp/9lives'], /^vlad collect: --out: the last path element '9lives' is the dataset name/],

@@ -58,8 +58,9 @@ test('ops RPC against a running daemon: status, mode, episodes, instruction, har
       assert.ok(s1.streams.some((x: { name: string; alive: boolean }) => x.name === 'camera/scene' && x.alive));
       assert.deepEqual(await client.call('release'), { hard_stop: false });
       assert.deepEqual(await client.call('instruction', { instruction: 'touch the orange ball' }), { instruction: 'touch the orange ball' });
-      const ended = await client.call<{ id: string; success: boolean; truncated: boolean; reason: string }>('episode.stop', { success: false });
-      assert.deepEqual([ended.id, ended.success, ended.truncated, ended.reason], [started.id, false, false, 'stopped']);
+      await expectError(client.call('episode.stop', { success: true, truncated: true }), 'bad_params', /either a success or truncated/);
+      const ended = await client.call<{ id: string; success: boolean; truncated: boolean; reason: string }>('episode.stop', { success: false, truncated: true });
+      assert.deepEqual([ended.id, ended.success, ended.truncated, ended.reason], [started.id, false, true, 'stopped']);
       let ev = await sub.next(5000);
       while (ev.topic === 'chunk') ev = await sub.next(5000);
       assert.equal(ev.topic, 'episode');
