@@ -8,7 +8,7 @@
 // simulation runs, collection, benchmarks and tests).
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ActionChunk, Logger, ObservationSource, OperatingMode, RobotDriver } from '../core/index.js';
+import type { ActionChunk, Logger, OperatingMode, RobotDriver } from '../core/index.js';
 import { CpuWake, raiseThreadPriority, rootLogger, secondsToNs, systemClock, VirtualClock, type Clock, type Observation, type PriorityResult } from '../core/index.js';
 import { ControlLoop, DelayedPlanner, ObservationStore, plannerFromEngine, timedPlanner, type ChunkPlanner, type ControlLoopStats, type RatekeeperOptions, type StreamStatus, type TickAccountant } from '../control/index.js';
 import { PolicyEngine } from '../policy/index.js';
@@ -98,7 +98,6 @@ export class Daemon {
   private reconciling: Promise<void> = Promise.resolve();
   // Configured resources.
   private engine: PolicyEngine | undefined;
-  private planner: ChunkPlanner | undefined;
   private delayed: DelayedPlanner | undefined;
   private driver: RobotDriver | undefined;
   private sim: SimDriver | undefined;
@@ -133,10 +132,10 @@ export class Daemon {
     this.stats = new LoopStats(new ControlMetrics(this.registry));
     this.hooks = {
       policy: { start: () => this.openPolicy(), stop: () => this.closePolicy() },
-      robot: { start: () => this.openRobot(), stop: () => this.closeRobot() },
+      robot: { start: () => this.openRobot().catch(async (err: unknown) => { await this.closeRobot(); throw err; }), stop: () => this.closeRobot() },
       recorder: { start: () => this.openRecorder(), stop: () => this.closeRecorder() },
       teleop: { start: () => this.openTeleop(), stop: () => this.closeTeleop() },
-      control: { start: () => this.startControl(), stop: () => this.stopControl() },
+      control: { start: () => this.startControl().catch(async (err: unknown) => { await this.stopControl().catch(() => undefined); throw err; }), stop: () => this.stopControl() },
       scripted_operator: { start: () => this.startOperator(), stop: () => this.stopOperator() },
       ops: { start: async () => this.extensions.ops?.start(), stop: async () => this.extensions.ops?.stop() },
       telemetry: { start: async () => this.extensions.telemetry?.start(), stop: async () => this.extensions.telemetry?.stop() },
@@ -154,7 +153,6 @@ export class Daemon {
   get robotDriver(): RobotDriver | undefined { return this.driver; }
   get policy(): PolicyEngine | undefined { return this.engine; }
   get datasetDir(): string | undefined { return this.recorder?.datasetDir; }
-  get observations(): ObservationSource | undefined { return this.store; }
   get runningParts(): PartName[] { return PARTS.map((p) => p.name).filter((n) => this.running.has(n)); }
 
   private context(lifecycle: LifecycleState = this.lifecycle.state): PartContext {
@@ -350,11 +348,11 @@ export class Daemon {
       ? (() => { if (!sim) throw new DaemonError('refused', 'the expert planner needs the simulated robot'); return sim.expertPlanner(engine.manifest.io.chunk_length, engine.manifest.io.control_dt); })()
       : plannerFromEngine(engine, this.opts.candidates ? { candidates: this.opts.candidates } : {}));
     this.delayed = lockstep ? new DelayedPlanner(base, secondsToNs(this.opts.lockstepDelayS ?? 0)) : undefined;
-    this.planner = this.delayed ?? base;
+    const planner = this.delayed ?? base;
     const p = this.params;
     const controlLog = this.log.child({ part: 'control' });
     this.loop = new ControlLoop({
-      rateHz: this.rateHz, robot: driver, robotDescription: this.opts.config.robotDescription, observations: this.store, planner: this.planner,
+      rateHz: this.rateHz, robot: driver, robotDescription: this.opts.config.robotDescription, observations: this.store, planner,
       mode: this.mode, join: { method: p.join }, replanThreshold: p.replan_threshold, output: p.output_mode,
       handover: { blendS: p.handover.blend_s, releaseAfterS: p.handover.release_after_s, operatorTimeoutS: p.handover.operator_timeout_s },
       // Lockstep answers wait for virtual time, not the wall: never time out a request there.
