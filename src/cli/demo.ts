@@ -75,13 +75,16 @@ export async function run(args: string[]): Promise<number> {
       };
       await client.call('mode', { mode: 'autonomous' });
       for (const [ti, task] of TASK_NAMES.entries()) for (let ep = 0; ep < episodes; ep++) await runEpisode(task, seed + 1000 * ti + ep, 'autonomous');
-      // Intervention: the policy starts; after a second the operator takes over, finishes its
-      // script and hands back (the daemon records who commanded every step).
+      // Intervention: the policy starts; after a second the operator takes over, a second later
+      // it lets go and the policy finishes (the daemon records who commanded every step).
       await client.call('mode', { mode: 'intervention' });
       await runEpisode('pick', seed + 7000, 'intervention', async () => {
         await sleep(1000);
         await client.call('operator', { enabled: true });
         say('demo:   the scripted operator takes over');
+        await sleep(1000);
+        await client.call('operator', { enabled: false });
+        say('demo:   the operator lets go; the policy takes the arm back');
       });
       const final = await client.call('status', {}) as Record<string, any>;
       say('');

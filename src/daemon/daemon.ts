@@ -454,6 +454,9 @@ export class Daemon {
 
   private async stopOperator(): Promise<void> {
     await this.sim?.setOperator(false);
+    this.device?.stop();
+    // Let go explicitly (intervention hands back at once, not after the silence timeout).
+    await this.device?.release().catch(() => undefined);
     this.device?.close();
     this.device = undefined;
   }

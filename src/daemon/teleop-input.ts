@@ -77,6 +77,12 @@ export class ScriptedOperatorDevice {
     this.timer = undefined;
   }
 
+  /** Hands control back to the policy (intervention mode): the operator lets go. */
+  async release(): Promise<void> {
+    this.wasActive = false;
+    await this.publisher.release(Number(this.clock.nowNs()));
+  }
+
   close(): void {
     this.stop();
     this.publisher.close();
