@@ -570,7 +570,7 @@ export class Daemon {
     const k = this.lockstepStep++;
     clock.now = this.lockstepEpochNs + BigInt(k) * secondsToNs(this.periodS);
     await this.delayed?.deliver(clock.now);
-    if (this.device && (await this.device.pump())) await this.teleop!.next();
+    if (this.device && (await this.device.pump())) await this.teleop!.next(this.device.device, this.device.lastSeq);
     // Faster than real time: wait for the recorder rather than drop a step.
     if (this.recorder && this.episodes?.isOpen) await this.recorder.whenWritable();
     loop.tick(k, clock.now);

@@ -24,8 +24,16 @@ export class TeleopInput implements OperatorInput {
     return c ? this.take(c) : this.newest;
   }
 
-  /** Lockstep: waits for the next command the device sent (nothing is lost, nothing is early). */
-  async next(timeoutMs = 5000): Promise<OperatorCommand> { return this.take(await this.receiver.next(timeoutMs)); }
+  /**
+   * Lockstep: waits for frame `seq` of `device` (nothing is lost, nothing is early); frames queued
+   * before it (a previous stream's last release, say) are passed over.
+   */
+  async next(device: string, seq: number, timeoutMs = 5000): Promise<OperatorCommand> {
+    for (;;) {
+      const c = await this.receiver.next(timeoutMs);
+      if (c.device === device && c.seq === seq) return this.take(c);
+    }
+  }
 
   get count(): number { return this.seq; }
 }
@@ -37,10 +45,14 @@ export class TeleopInput implements OperatorInput {
  * pump() between ticks.
  */
 export class ScriptedOperatorDevice {
-  private lastSeq = 0;
+  /** The sim operator's last command that was published. */
+  private lastTaken = 0;
   private timer: NodeJS.Timeout | undefined;
   private wasActive = false;
   sent = 0;
+  get device(): string { return this.publisher.device; }
+  /** The teleop sequence number of the last frame this device sent. */
+  get lastSeq(): number { return this.publisher.lastSeq; }
 
   private constructor(private readonly sim: SimDriver, private readonly publisher: TeleopPublisher, private readonly clock: Clock, private readonly log: Logger) {}
 
@@ -59,8 +71,8 @@ export class ScriptedOperatorDevice {
       return true;
     }
     this.wasActive = active;
-    if (!c || c.seq === this.lastSeq) return false;
-    this.lastSeq = c.seq;
+    if (!c || c.seq === this.lastTaken) return false;
+    this.lastTaken = c.seq;
     await this.publisher.send(c.positions, Number(this.clock.nowNs()), { perturbation: c.perturbation });
     this.sent++;
     return true;

@@ -202,6 +202,9 @@ export class TeleopPublisher {
 
   private constructor(readonly device: string) {}
 
+  /** The sequence number of the last frame sent (-1 before the first). */
+  get lastSeq(): number { return this.seq - 1; }
+
   static async connect(endpoint: string, device = 'operator'): Promise<TeleopPublisher> {
     const p = new TeleopPublisher(device);
     p.socket.connect(endpoint);
