@@ -9,7 +9,7 @@ import { attachServing, Daemon, loadDaemonConfig, ROBOT_KINDS, type ParamOverrid
 import { OPERATING_MODES } from '../core/index.js';
 import { command, flag, UsageError } from './args.js';
 
-const USAGE = 'vlad run [--robot sim|ros] [--params FILE] [--bundle DIR] [--profile NAME] [--record DIR] [--dataset NAME] [--mode idle|autonomous|teleop|intervention] [--ops ENDPOINT] [--telemetry ENDPOINT] [--teleop ENDPOINT] [--metrics-port P] [--clock realtime|lockstep] [--no-autostart] [--ros-args ...]';
+const USAGE = 'vlad run [--robot sim|ros] [--params FILE] [--bundle DIR] [--profile NAME] [--record DIR] [--dataset NAME] [--mode idle|autonomous|teleop|intervention] [--ops ENDPOINT] [--telemetry ENDPOINT] [--teleop ENDPOINT] [--metrics-port P] [--serve gr00t[:PORT],openpi[:PORT]] [--clock realtime|lockstep] [--no-autostart] [--ros-args ...]';
 
 /** Splits off ROS arguments; `--params-file F` among them names the params file. */
 export function splitRosArgs(args: readonly string[]): { own: string[]; paramsFile: string | undefined } {
@@ -23,6 +23,20 @@ export function splitRosArgs(args: readonly string[]): { own: string[]; paramsFi
   return { own: [...args.slice(0, i), ...(end < 0 ? [] : ros.slice(end + 1))], paramsFile: p >= 0 ? rosOnly[p + 1] : undefined };
 }
 
+/** `--serve gr00t,openpi:8001`: the peer protocol servers to enable, with an optional port each. */
+export function serveFlag(value: string): NonNullable<ParamOverrides['serve']> {
+  const out: NonNullable<ParamOverrides['serve']> = {};
+  for (const entry of flag.list('serve', value, (e) => e)) {
+    const [name, portText, extra] = entry.split(':');
+    if (extra !== undefined) throw new UsageError(`--serve: '${entry}' is not NAME or NAME:PORT`);
+    const port = portText === undefined ? undefined : flag.int('serve', portText, { min: 1, max: 65535 });
+    if (name === 'gr00t') out.gr00t = { enabled: true, ...(port ? { endpoint: `tcp://127.0.0.1:${port}` } : {}) };
+    else if (name === 'openpi') out.openpi = { enabled: true, ...(port ? { port } : {}) };
+    else throw new UsageError(`--serve: unknown protocol '${name}' (gr00t, openpi)`);
+  }
+  return out;
+}
+
 /** The daemon's shutdown budget: the launch file's sigterm_timeout is 5 s. */
 const SHUTDOWN_BUDGET_MS = 4500;
 
@@ -34,7 +48,7 @@ export async function run(args: string[]): Promise<number> {
     options: {
       robot: { type: 'string' }, params: { type: 'string' }, bundle: { type: 'string' }, profile: { type: 'string' }, record: { type: 'string' }, dataset: { type: 'string' },
       mode: { type: 'string' }, ops: { type: 'string' }, telemetry: { type: 'string' }, teleop: { type: 'string' }, 'metrics-port': { type: 'string' },
-      clock: { type: 'string' }, 'no-autostart': { type: 'boolean' },
+      clock: { type: 'string' }, 'no-autostart': { type: 'boolean' }, serve: { type: 'string' },
     },
   }, split.own, async (v) => {
     if (v.params && split.paramsFile) throw new UsageError('give --params or --ros-args --params-file, not both');
@@ -49,6 +63,7 @@ export async function run(args: string[]): Promise<number> {
     if (v['metrics-port'] !== undefined) overrides.metrics_port = flag.int('metrics-port', v['metrics-port'], { min: 0, max: 65535 });
     if (v.clock !== undefined) overrides.sim = { clock: flag.oneOf('clock', v.clock, ['realtime', 'lockstep'] as const) };
     if (v['no-autostart']) overrides.autostart = false;
+    if (v.serve !== undefined) overrides.serve = serveFlag(v.serve);
     const log = rootLogger();
     const config = await loadDaemonConfig({ paramsFile: v.params ?? split.paramsFile, overrides });
     if (config.params.robot === 'sim' && config.params.sim.clock === 'lockstep') throw new UsageError('vlad run steps the simulated robot in realtime; lockstep is for vlad sim / collect / bench');
@@ -81,7 +96,7 @@ export async function run(args: string[]): Promise<number> {
         log.error({ err }, `autostart failed: ${(err as Error).message}`);
       }
     }
-    log.info({ ops: endpoints.opsEndpoint(), telemetry: endpoints.telemetryEndpoint(), state: daemon.state, mode: daemon.operatingMode }, 'vlad daemon up');
+    log.info({ ops: endpoints.opsEndpoint(), telemetry: endpoints.telemetryEndpoint(), ...daemon.peerEndpoints, state: daemon.state, mode: daemon.operatingMode }, 'vlad daemon up');
     await done;
     return 0;
   });

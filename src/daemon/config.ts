@@ -18,8 +18,10 @@ export interface DaemonConfig {
   robotDescriptionFile: string;
 }
 
-/** Deep-partial overrides (command-line flags, tests). */
-export type ParamOverrides = { [K in keyof NodeParams]?: NodeParams[K] extends object ? (NodeParams[K] extends unknown[] ? NodeParams[K] : Partial<NodeParams[K]>) : NodeParams[K] };
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+/** Deep-partial overrides (command-line flags, tests): merged over the params field by field. */
+export type ParamOverrides = DeepPartial<NodeParams>;
 
 export const NODE_NAME = 'vlad';
 

@@ -15,7 +15,12 @@ import { PolicyEngine } from '../policy/index.js';
 import { openRecorder, recorderSpecFromBundleIO, type Recorder } from '../rlds/index.js';
 import { TeleopReceiver } from '../io/zmq/index.js';
 import { ComputeScheduler } from '../sched/index.js';
-import { ControlMetrics, createRegistry, serveMetrics, type MetricsServer } from '../metrics/index.js';
+import { ControlMetrics, PeerMetrics, createRegistry, serveMetrics, type MetricsServer } from '../metrics/index.js';
+import type { PeerCounter, PeerPolicy } from '../io/wire/index.js';
+import type { Gr00tServer } from '../io/zmq/index.js';
+import type { OpenpiServer } from '../io/ws/index.js';
+import { peerPolicy, startGr00t, startOpenpi } from './peers.js';
+import { serverCurve } from './curve.js';
 import { SimRobot, SimWorkerRobot, isTaskName, type SceneInfo, type SceneOptions, type SimDriver, type ExpertOptions, type TaskName } from '../sim/index.js';
 import type { DaemonConfig } from './config.js';
 import type { NodeParams } from './params.js';
@@ -116,6 +121,10 @@ export class Daemon {
   private readonly episodeListeners = new Set<(o: EpisodeOutcome) => void>();
   private statusCache: { atMs: number; value: Record<string, unknown> } | undefined;
   private streamTimer: NodeJS.Timeout | undefined;
+  private gr00t: Gr00tServer | undefined;
+  private openpi: OpenpiServer | undefined;
+  private readonly peerMetrics: PeerMetrics;
+  private readonly peerCount: PeerCounter;
   private instruction = '';
   episodes: EpisodeManager | undefined;
   /** Serving sockets (ops, telemetry) attach here: see serve.ts. */
@@ -130,6 +139,8 @@ export class Daemon {
     this.periodS = 1 / this.rateHz;
     this.mode = this.params.mode;
     this.stats = new LoopStats(new ControlMetrics(this.registry));
+    this.peerMetrics = new PeerMetrics(this.registry);
+    this.peerCount = (server, outcome) => this.peerMetrics.count(server, outcome);
     this.hooks = {
       policy: { start: () => this.openPolicy(), stop: () => this.closePolicy() },
       robot: { start: () => this.openRobot().catch(async (err: unknown) => { await this.closeRobot(); throw err; }), stop: () => this.closeRobot() },
@@ -137,6 +148,14 @@ export class Daemon {
       teleop: { start: () => this.openTeleop(), stop: () => this.closeTeleop() },
       control: { start: () => this.startControl().catch(async (err: unknown) => { await this.stopControl().catch(() => undefined); throw err; }), stop: () => this.stopControl() },
       scripted_operator: { start: () => this.startOperator(), stop: () => this.stopOperator() },
+      gr00t: {
+        start: async () => { this.gr00t = await startGr00t(this.params, this.peerPolicy(), { curve: await serverCurve(this.params), count: this.peerCount, log: this.log.child({ part: 'gr00t' }) }); },
+        stop: async () => { await this.gr00t?.close(); this.gr00t = undefined; },
+      },
+      openpi: {
+        start: async () => { this.openpi = await startOpenpi(this.params, this.peerPolicy(), { count: this.peerCount, log: this.log.child({ part: 'openpi' }) }); },
+        stop: async () => { await this.openpi?.close(); this.openpi = undefined; },
+      },
       ops: { start: async () => this.extensions.ops?.start(), stop: async () => this.extensions.ops?.stop() },
       telemetry: { start: async () => this.extensions.telemetry?.start(), stop: async () => this.extensions.telemetry?.stop() },
       metrics: {
@@ -159,6 +178,7 @@ export class Daemon {
     return {
       lifecycle, mode: this.mode, robot: this.params.robot, recording: this.params.record.dir !== '', serving: this.opts.serve ?? false,
       metrics: this.params.metrics_port > 0, operator: this.operatorRequested,
+      gr00t: this.params.serve.gr00t.enabled, openpi: this.params.serve.openpi.enabled,
     };
   }
 
@@ -461,6 +481,13 @@ export class Daemon {
     this.device = undefined;
   }
 
+  private peerPolicy(): PeerPolicy { return peerPolicy(this.engine!, this.sched); }
+
+  /** Where the peer protocol servers listen (when they run). */
+  get peerEndpoints(): { gr00t?: string; openpi?: string } {
+    return { ...(this.gr00t ? { gr00t: this.gr00t.endpoint } : {}), ...(this.openpi ? { openpi: this.openpi.url } : {}) };
+  }
+
   /** What the realtime clock got from the machine: the control thread's priority and the idle-CPU measures. */
   get realtimeReport(): { priority: PriorityResult | null; cpu_wake: unknown } { return { priority: this.priority, cpu_wake: this.cpuWake?.report ?? null }; }
 
@@ -634,6 +661,7 @@ export class Daemon {
       recorder: this.recorder ? { dataset: this.recorder.datasetDir, ...this.recorder.stats() } : null,
       streams: this.streamStatus().map((t) => ({ ...t, ageS: Number.isFinite(t.ageS) ? Math.round(t.ageS * 1000) / 1000 : null })),
       parts: this.runningParts,
+      serving: this.peerEndpoints,
       instruction: this.instruction,
       uptime_s: Math.round(performance.now() - this.startedMs) / 1000,
     };

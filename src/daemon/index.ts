@@ -8,3 +8,4 @@ export { streamTable } from './streams.js';
 export { EpisodeManager, type EpisodeOutcome, type EpisodeEndReason } from './episodes.js';
 export { LoopStats, type DistributionMs } from './loop-stats.js';
 export { attachServing, opsMethods, serverCurve } from './serve.js';
+export { peerPolicy, readSecretFile, gr00tMapping, openpiMapping } from './peers.js';

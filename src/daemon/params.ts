@@ -8,6 +8,41 @@ export type RobotKind = (typeof ROBOT_KINDS)[number];
 
 export interface StreamParams { rate_hz: number; max_age_s: number }
 
+export type ImageLayoutParam = 'auto' | 'hwc' | 'chw';
+
+export interface Gr00tServeParams {
+  enabled: boolean;
+  endpoint: string;
+  /** A file holding GR00T's api_token (mode 0600); "": none. */
+  api_token_file: string;
+  allow_kill: boolean;
+  /** get_modality_config's form: n16 (a map; N1.6+, main) or n15 (a JSON string, prefixed keys). */
+  modality_config: 'n16' | 'n15';
+  /** GR00T video key -> bundle camera ({}: the bundle's camera names). */
+  video: Record<string, string>;
+  /** GR00T state key -> [start, end) of the bundle state ({}: one key `state`, the whole vector). */
+  state: Record<string, number[]>;
+  /** GR00T action key -> [start, end) of the bundle action ({}: one key `action`). */
+  action: Record<string, number[]>;
+  language: string;
+  image_layout: ImageLayoutParam;
+}
+
+export interface OpenpiServeParams {
+  enabled: boolean;
+  host: string;
+  port: number;
+  /** A file holding the API key clients send as `Authorization: Api-Key K` (mode 0600); "": none (loopback only). */
+  api_key_file: string;
+  tls: { cert_file: string; key_file: string };
+  /** openpi image key -> bundle camera ({}: observation/<camera>). */
+  images: Record<string, string>;
+  /** openpi keys concatenated into the bundle state ([]: observation/state). */
+  state: string[];
+  prompt: string;
+  image_layout: ImageLayoutParam;
+}
+
 export interface NodeParams {
   /** sim: the embedded MuJoCo arm; ros: the ROS 2 driver (rclnodejs, ROS sourced). */
   robot: RobotKind;
@@ -47,6 +82,8 @@ export interface NodeParams {
   /** Prometheus /metrics on 127.0.0.1:PORT; 0: off. */
   metrics_port: number;
   sim: { clock: 'realtime' | 'lockstep'; physics_dt: number; camera_hz: number };
+  /** The peers' policy protocols (off by default): GR00T's ZeroMQ service and openpi's WebSocket server. */
+  serve: { gr00t: Gr00tServeParams; openpi: OpenpiServeParams };
   // The ROS 2 driver's topics (used by --robot ros).
   joint_names: string[];
   camera_topics: Record<string, string>;
@@ -61,6 +98,7 @@ const stream = {
   properties: { rate_hz: { type: 'number', minimum: 0, maximum: 10000 }, max_age_s: { type: 'number', exclusiveMinimum: 0, maximum: 60 } },
 } as const;
 const endpoint = { type: 'string', pattern: '^(tcp|ipc|inproc)://.+$' } as const;
+const slice = { type: 'array', minItems: 2, maxItems: 2, items: { type: 'integer', minimum: 0 } } as const;
 const topic = { type: 'string', pattern: '^~?/?[A-Za-z_][A-Za-z0-9_/]*$' } as const;
 
 export const PARAMS_SCHEMA = {
@@ -104,6 +142,33 @@ export const PARAMS_SCHEMA = {
       type: 'object', additionalProperties: false,
       properties: { clock: { enum: ['realtime', 'lockstep'] }, physics_dt: { type: 'number', minimum: 0.001, maximum: 0.05 }, camera_hz: { type: 'number', exclusiveMinimum: 0, maximum: 240 } },
     },
+    serve: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        gr00t: {
+          type: 'object', additionalProperties: false,
+          properties: {
+            enabled: { type: 'boolean' }, endpoint, api_token_file: str, allow_kill: { type: 'boolean' }, modality_config: { enum: ['n16', 'n15'] },
+            video: { type: 'object', additionalProperties: { type: 'string', minLength: 1 } },
+            state: { type: 'object', additionalProperties: slice },
+            action: { type: 'object', additionalProperties: slice },
+            language: { type: 'string', minLength: 1 },
+            image_layout: { enum: ['auto', 'hwc', 'chw'] },
+          },
+        },
+        openpi: {
+          type: 'object', additionalProperties: false,
+          properties: {
+            enabled: { type: 'boolean' }, host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 0, maximum: 65535 }, api_key_file: str,
+            tls: { type: 'object', additionalProperties: false, properties: { cert_file: str, key_file: str } },
+            images: { type: 'object', additionalProperties: { type: 'string', minLength: 1 } },
+            state: { type: 'array', items: { type: 'string', minLength: 1 } },
+            prompt: { type: 'string', minLength: 1 },
+            image_layout: { enum: ['auto', 'hwc', 'chw'] },
+          },
+        },
+      },
+    },
     joint_names: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
     camera_topics: { type: 'object', additionalProperties: topic },
     joint_states_topic: topic,
@@ -138,6 +203,10 @@ export const DEFAULT_PARAMS: NodeParams = {
   teleop: { endpoint: 'tcp://127.0.0.1:5572' },
   metrics_port: 0,
   sim: { clock: 'realtime', physics_dt: 0.004, camera_hz: 30 },
+  serve: {
+    gr00t: { enabled: false, endpoint: 'tcp://127.0.0.1:5555', api_token_file: '', allow_kill: false, modality_config: 'n16', video: {}, state: {}, action: {}, language: 'annotation.human.task_description', image_layout: 'auto' },
+    openpi: { enabled: false, host: '127.0.0.1', port: 8000, api_key_file: '', tls: { cert_file: '', key_file: '' }, images: {}, state: [], prompt: 'prompt', image_layout: 'auto' },
+  },
   joint_names: ['joint1', 'joint2', 'joint3', 'joint4', 'joint5', 'joint6', 'gripper'],
   camera_topics: { scene: '/cameras/scene/image_raw', wrist: '/cameras/wrist/image_raw' },
   joint_states_topic: '/joint_states',

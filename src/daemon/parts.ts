@@ -16,9 +16,12 @@ export interface PartContext {
   readonly metrics: boolean;
   /** The scripted operator was asked for (sim). */
   readonly operator: boolean;
+  /** The peers' protocol servers enabled in the params. */
+  readonly gr00t: boolean;
+  readonly openpi: boolean;
 }
 
-export type PartName = 'policy' | 'robot' | 'recorder' | 'teleop' | 'control' | 'scripted_operator' | 'ops' | 'telemetry' | 'metrics';
+export type PartName = 'policy' | 'robot' | 'recorder' | 'teleop' | 'control' | 'scripted_operator' | 'gr00t' | 'openpi' | 'ops' | 'telemetry' | 'metrics';
 
 export interface PartSpec {
   readonly name: PartName;
@@ -39,6 +42,8 @@ export const PARTS: readonly PartSpec[] = [
   { name: 'teleop', what: 'teleop receiver (ZeroMQ PULL)', runs: configured },
   { name: 'control', what: 'control loop (queue, joining, hand-over, safety filter, watchdog)', runs: active },
   { name: 'scripted_operator', what: 'the simulated arm\'s scripted operator as a teleop device (on request)', runs: (c) => active(c) && c.robot === 'sim' && c.operator && (c.mode === 'teleop' || c.mode === 'intervention') },
+  { name: 'gr00t', what: 'GR00T-compatible policy service (ZeroMQ, msgpack)', runs: (c) => configured(c) && c.gr00t },
+  { name: 'openpi', what: 'openpi-compatible policy server (WebSocket, msgpack)', runs: (c) => configured(c) && c.openpi },
   { name: 'ops', what: 'ops RPC (ZeroMQ ROUTER)', runs: (c) => alive(c) && c.serving },
   { name: 'telemetry', what: 'telemetry (ZeroMQ PUB): status at 1 Hz, every chunk', runs: (c) => alive(c) && c.serving },
   { name: 'metrics', what: 'Prometheus /metrics (HTTP, loopback)', runs: (c) => alive(c) && c.metrics },

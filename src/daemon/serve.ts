@@ -3,11 +3,13 @@
 // request's params are validated by the method's schema before the daemon sees them; refusals
 // come back with the daemon's reason. Off loopback both sockets require CURVE (checked at bind).
 import { OPERATING_MODES, type Logger, type OperatingMode } from '../core/index.js';
-import { OpsError, OpsServer, TelemetryPublisher, readKeyFile, derivePublicKey, type OpsMethods, type ServerCurve } from '../io/zmq/index.js';
+import { OpsError, OpsServer, TelemetryPublisher, type OpsMethods } from '../io/zmq/index.js';
+import { serverCurve } from './curve.js';
 import { TASK_NAMES, type TaskName } from '../sim/index.js';
 import { Daemon } from './daemon.js';
 import { TRANSITIONS } from './lifecycle.js';
 import type { NodeParams } from './params.js';
+export { serverCurve };
 
 const noParams = { type: 'object', additionalProperties: false, properties: {} } as const;
 
@@ -73,15 +75,6 @@ export function opsMethods(daemon: Daemon, onShutdown: () => void): OpsMethods {
       handler: (p: { enabled: boolean }) => guarded(async () => { await daemon.setScriptedOperator(p.enabled); return { operator: p.enabled }; }),
     },
   };
-}
-
-/** The CURVE setup of the ops params, or undefined when none is configured. Key files are read with their permissions checked. */
-export async function serverCurve(params: NodeParams): Promise<ServerCurve | undefined> {
-  const c = params.ops.curve;
-  if (!c.secret_key_file) return undefined;
-  const secretKey = await readKeyFile(c.secret_key_file, 'secret');
-  const publicKey = c.public_key_file ? await readKeyFile(c.public_key_file, 'public') : derivePublicKey(secretKey);
-  return { publicKey, secretKey, allowedClients: c.allowed_clients };
 }
 
 /** Attaches the ops RPC and telemetry parts to a daemon (they start and stop by its parts table). */

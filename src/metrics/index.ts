@@ -120,3 +120,12 @@ export async function serveMetrics(registry: Registry, opts: { port?: number; ho
     close: () => new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve()))),
   };
 }
+
+/** Requests of the peers' protocol servers (GR00T, openpi) by outcome. */
+export class PeerMetrics {
+  readonly requests: Counter<'server' | 'outcome'>;
+  constructor(registry: Registry) {
+    this.requests = new Counter({ name: 'vlad_peer_requests_total', help: 'Requests to the peer protocol servers (gr00t, openpi) by outcome', labelNames: ['server', 'outcome'], registers: [registry] });
+  }
+  count(server: string, outcome: string): void { this.requests.inc({ server, outcome }); }
+}

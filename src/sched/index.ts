@@ -4,7 +4,8 @@
 // one training step already running; a step can also watch `signal` and return early.
 import PQueue from 'p-queue';
 
-export const PRIORITY = { control: 30, recording: 20, training: 10 } as const;
+// serving: peers' policy requests (GR00T / openpi clients): after the robot's own control loop.
+export const PRIORITY = { control: 30, serving: 25, recording: 20, training: 10 } as const;
 export type WorkClass = keyof typeof PRIORITY;
 
 export interface TrainingStepContext {
@@ -24,7 +25,7 @@ export class ComputeScheduler {
   private readonly queue: PQueue;
   private controlWaiting = 0;
   private stepAbort = new AbortController();
-  private readonly counts: Record<WorkClass, number> = { control: 0, recording: 0, training: 0 };
+  private readonly counts: Record<WorkClass, number> = { control: 0, serving: 0, recording: 0, training: 0 };
 
   /** concurrency: how many tasks may use the machine at once (1 on a 2-core robot computer). */
   constructor(concurrency = 1) {
@@ -52,6 +53,7 @@ export class ComputeScheduler {
   /** ComputeGate for the control loop. */
   control<T>(work: () => Promise<T>): Promise<T> { return this.run('control', work); }
   recording<T>(work: () => Promise<T> | T): Promise<T> { return this.run('recording', work); }
+  serving<T>(work: () => Promise<T> | T): Promise<T> { return this.run('serving', work); }
 
   /**
    * Runs training as small steps at the lowest priority; `step` returns false when training is done.

@@ -12,8 +12,8 @@ export const FLOORS: Readonly<Record<string, number>> = {
   '.': 7, // src/index.ts, the package's library entry
   cli: 6,
   daemon: 5,
-  control: 4, 'io/zmq': 4, 'io/ros': 4, train: 4, ota: 4,
-  policy: 3, rlds: 3, metrics: 3, sched: 3,
+  control: 4, 'io/zmq': 4, 'io/ws': 4, 'io/ros': 4, train: 4, ota: 4,
+  policy: 3, rlds: 3, metrics: 3, sched: 3, 'io/wire': 3,
   bundle: 2, hw: 2, sim: 2,
   core: 1,
 };

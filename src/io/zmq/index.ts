@@ -23,3 +23,4 @@ export {
 } from './security.js';
 export { registerZapAllowlist, ZAP_ENDPOINT, type ZapRegistration, type ZapDomainStats } from './zap.js';
 export { z85Encode, z85Decode } from './z85.js';
+export { Gr00tServer, defaultGr00tMapping, checkGr00tMapping, DEFAULT_GR00T_ENDPOINT, GR00T_LANGUAGE_KEY, type Gr00tMapping, type Gr00tServerOptions } from './gr00t.js';
