@@ -26,6 +26,10 @@ export interface Gr00tServeParams {
   action: Record<string, number[]>;
   language: string;
   image_layout: ImageLayoutParam;
+  /** Requests per second per client, and the burst allowed. */
+  rate: { per_s: number; burst: number };
+  /** A request not answered within this gets an error, s. */
+  request_timeout_s: number;
 }
 
 export interface OpenpiServeParams {
@@ -41,6 +45,8 @@ export interface OpenpiServeParams {
   state: string[];
   prompt: string;
   image_layout: ImageLayoutParam;
+  rate: { per_s: number; burst: number };
+  request_timeout_s: number;
 }
 
 export interface NodeParams {
@@ -99,6 +105,8 @@ const stream = {
 } as const;
 const endpoint = { type: 'string', pattern: '^(tcp|ipc|inproc)://.+$' } as const;
 const slice = { type: 'array', minItems: 2, maxItems: 2, items: { type: 'integer', minimum: 0 } } as const;
+const rate = { type: 'object', additionalProperties: false, properties: { per_s: { type: 'number', exclusiveMinimum: 0, maximum: 1e6 }, burst: { type: 'integer', minimum: 1, maximum: 1e6 } } } as const;
+const requestTimeout = { type: 'number', exclusiveMinimum: 0, maximum: 600 } as const;
 const topic = { type: 'string', pattern: '^~?/?[A-Za-z_][A-Za-z0-9_/]*$' } as const;
 
 export const PARAMS_SCHEMA = {
@@ -154,6 +162,7 @@ export const PARAMS_SCHEMA = {
             action: { type: 'object', additionalProperties: slice },
             language: { type: 'string', minLength: 1 },
             image_layout: { enum: ['auto', 'hwc', 'chw'] },
+            rate, request_timeout_s: requestTimeout,
           },
         },
         openpi: {
@@ -165,6 +174,7 @@ export const PARAMS_SCHEMA = {
             state: { type: 'array', items: { type: 'string', minLength: 1 } },
             prompt: { type: 'string', minLength: 1 },
             image_layout: { enum: ['auto', 'hwc', 'chw'] },
+            rate, request_timeout_s: requestTimeout,
           },
         },
       },
@@ -204,8 +214,8 @@ export const DEFAULT_PARAMS: NodeParams = {
   metrics_port: 0,
   sim: { clock: 'realtime', physics_dt: 0.004, camera_hz: 30 },
   serve: {
-    gr00t: { enabled: false, endpoint: 'tcp://127.0.0.1:5555', api_token_file: '', allow_kill: false, modality_config: 'n16', video: {}, state: {}, action: {}, language: 'annotation.human.task_description', image_layout: 'auto' },
-    openpi: { enabled: false, host: '127.0.0.1', port: 8000, api_key_file: '', tls: { cert_file: '', key_file: '' }, images: {}, state: [], prompt: 'prompt', image_layout: 'auto' },
+    gr00t: { enabled: false, endpoint: 'tcp://127.0.0.1:5555', api_token_file: '', allow_kill: false, modality_config: 'n16', video: {}, state: {}, action: {}, language: 'annotation.human.task_description', image_layout: 'auto', rate: { per_s: 200, burst: 50 }, request_timeout_s: 10 },
+    openpi: { enabled: false, host: '127.0.0.1', port: 8000, api_key_file: '', tls: { cert_file: '', key_file: '' }, images: {}, state: [], prompt: 'prompt', image_layout: 'auto', rate: { per_s: 200, burst: 50 }, request_timeout_s: 10 },
   },
   joint_names: ['joint1', 'joint2', 'joint3', 'joint4', 'joint5', 'joint6', 'gripper'],
   camera_topics: { scene: '/cameras/scene/image_raw', wrist: '/cameras/wrist/image_raw' },

@@ -61,6 +61,7 @@ export async function startGr00t(params: NodeParams, policy: PeerPolicy, o: { cu
   const p = params.serve.gr00t;
   return Gr00tServer.bind({
     endpoint: p.endpoint, policy, mapping: gr00tMapping(p, policy), allowKill: p.allow_kill, modalityConfigForm: p.modality_config,
+    rate: { perS: p.rate.per_s, burst: p.rate.burst }, requestTimeoutMs: p.request_timeout_s * 1000,
     apiToken: p.api_token_file ? await readSecretFile(p.api_token_file, 'serve.gr00t.api_token_file') : undefined,
     security: o.curve, count: o.count, logger: o.log,
   });
@@ -73,6 +74,7 @@ export async function startOpenpi(params: NodeParams, policy: PeerPolicy, o: { c
     : undefined;
   return OpenpiServer.listen({
     host: p.host, port: p.port, policy, mapping: openpiMapping(p, policy), tls, count: o.count, logger: o.log,
+    rate: { perS: p.rate.per_s, burst: p.rate.burst }, requestTimeoutMs: p.request_timeout_s * 1000,
     apiKey: p.api_key_file ? await readSecretFile(p.api_key_file, 'serve.openpi.api_key_file') : undefined,
   });
 }
