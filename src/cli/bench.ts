@@ -10,6 +10,8 @@ import { command, flag, UsageError } from './args.js';
 const CONTROL_USAGE = 'vlad bench control [--rate HZ] [--duration S] [--join replace|ensemble|rtc] [--output forward|trajectory] [--warm-up-ticks N] [--bundle DIR] [--profile NAME] [--no-record] [--metrics-port P] [--seed N] [--nice N] [--fifo PRIO] [--wait block|poll] [--no-priority] [--idle-poll auto|on|off] [--json]';
 const DELAY_USAGE = 'vlad bench delay [--delays 0,100,200,300] [--methods replace,ensemble,rtc] [--tasks pick,place,touch] [--episodes N] [--smooth-episodes N] [--smooth-steps N] [--success model|expert] [--bundle DIR] [--profile NAME] [--seed N] [--json]';
 const OPS_USAGE = 'vlad bench ops [--rate HZ] [--duration S] [--request-rate N] [--bundle DIR] [--profile NAME] [--json]';
+const SERVE_USAGE = 'vlad bench serve [--requests N] [--rate HZ] [--bundle DIR] [--profile NAME] [--json]';
+const SERVE_CLIENT_USAGE = 'vlad bench serve-client --protocol gr00t|openpi --endpoint E --clients N --requests N --spec JSON   (the load generator of bench serve)';
 const OPS_CLIENT_USAGE = 'vlad bench ops-client --ops ENDPOINT [--request-rate N] [--duration S]   (the load generator of bench ops)';
 
 const progress = (l: string) => process.stderr.write(`${l}\n`);
@@ -22,6 +24,8 @@ export async function run(args: string[]): Promise<number> {
     case 'delay': return delay(rest);
     case 'ops': return ops(rest);
     case 'ops-client': return opsClient(rest);
+    case 'serve': return serve(rest);
+    case 'serve-client': return serveClient(rest);
     default: return (await import('./bench-policy.js')).run(args);
   }
 }
@@ -107,6 +111,36 @@ function opsClient(args: string[]): Promise<number> {
   }, args, async (v) => {
     const { opsLoad } = await import('./bench-ops.js');
     const out = await opsLoad(flag.required('ops', v.ops), flag.num('request-rate', v['request-rate'], { min: 0.1, max: 10_000, default: 100 }), flag.num('duration', v.duration, { min: 0.1, max: 3600, default: 10 }), () => process.stdout.write('COUNTING\n'));
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+    return 0;
+  });
+}
+
+function serve(args: string[]): Promise<number> {
+  return command({
+    name: 'bench serve', usage: SERVE_USAGE,
+    options: { requests: { type: 'string' }, rate: { type: 'string' }, bundle: { type: 'string' }, profile: { type: 'string', default: 'cpu' }, json: { type: 'boolean', default: false } },
+  }, args, async (v) => {
+    const { benchServe } = await import('./bench-serve.js');
+    const out = await benchServe({
+      requests: flag.int('requests', v.requests, { min: 5, max: 100_000, default: 100 }),
+      rateHz: flag.num('rate', v.rate, { min: 1, max: 1000, default: 100 }),
+      bundle: v.bundle, profile: v.profile!, progress,
+    });
+    print(out, v.json ?? false);
+    return 0;
+  });
+}
+
+function serveClient(args: string[]): Promise<number> {
+  return command({
+    name: 'bench serve-client', usage: SERVE_CLIENT_USAGE,
+    options: { protocol: { type: 'string' }, endpoint: { type: 'string' }, clients: { type: 'string' }, requests: { type: 'string' }, spec: { type: 'string' } },
+  }, args, async (v) => {
+    const { serveLoad } = await import('./bench-serve.js');
+    let spec: { cameras: { name: string; width: number; height: number }[]; stateDim: number };
+    try { spec = JSON.parse(flag.required('spec', v.spec)) as typeof spec; } catch { throw new UsageError('--spec: not JSON'); }
+    const out = await serveLoad(flag.oneOf('protocol', v.protocol, ['gr00t', 'openpi'] as const), flag.required('endpoint', v.endpoint), flag.int('clients', v.clients, { min: 1, max: 64, default: 1 }), flag.int('requests', v.requests, { min: 1, max: 100_000, default: 100 }), spec, () => process.stdout.write('COUNTING\n'));
     process.stdout.write(`${JSON.stringify(out)}\n`);
     return 0;
   });
