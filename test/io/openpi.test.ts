@@ -4,12 +4,12 @@
 // 1011 (no traceback), reconnects, and other image layouts resized by sharp.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { OpenpiClient, f32, openpiArray, u8 } from '../support/peers.js';
 import { testDaemon } from '../daemon/support.js';
-import { bundlePath } from '../support/bundles.js';
+import { bundlePath, repoRoot } from '../support/bundles.js';
 
 const H = 50, A = 7;
 const state = [0, 0.35, 1.55, 0, 1.24, 0, 0.08];
@@ -129,6 +129,31 @@ test('openpi server serves the daemon\'s policy: L1 actions equal the engine\'s;
     });
     const direct = await t.daemon.policy!.infer({ stampNs: 0n, state: Float32Array.from(state), instruction: 'touch the yellow ball', images: { scene: { width: 96, height: 96, data: scene.bytes }, wrist: { width: 96, height: 96, data: wristHwc } } });
     assert.deepEqual(Array.from(r.actions.values), Array.from(direct.chunk.actions), 'served = the engine, value for value');
+    c.close();
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test('openpi server over TLS (wss://) when a certificate is configured: a client trusting it is served, the Api-Key still checked', async () => {
+  const t = await testDaemon({ serve: { openpi: { enabled: true, port: 0 } } });
+  const fixtures = join(repoRoot, 'test', 'fixtures', 'tls');
+  const key = join(t.dir, 'tls.key');
+  copyFileSync(join(fixtures, 'localhost.key'), key);
+  chmodSync(key, 0o600); // git does not keep modes: the daemon refuses a key others can read
+  const keyFile = join(t.dir, 'openpi.key');
+  writeFileSync(keyFile, 'a-long-openpi-api-key\n');
+  chmodSync(keyFile, 0o600);
+  Object.assign(t.daemon.opts.config.params.serve.openpi, { tls: { cert_file: join(fixtures, 'localhost.crt'), key_file: key }, api_key_file: keyFile });
+  try {
+    await t.daemon.transition('configure');
+    const url = t.daemon.peerEndpoints.openpi!;
+    assert.match(url, /^wss:\/\/127\.0\.0\.1:\d+$/);
+    const ca = readFileSync(join(fixtures, 'localhost.crt'));
+    await assert.rejects(OpenpiClient.connect(url), /self-signed|certificate/, 'a client that does not trust the certificate is refused by TLS');
+    await assert.rejects(OpenpiClient.connect(url, { ca }), /HTTP 401/);
+    const c = await OpenpiClient.connect(url, { ca, apiKey: 'a-long-openpi-api-key' });
+    assert.deepEqual((await c.infer(obs())).actions.shape, [H, A]);
     c.close();
   } finally {
     await t.cleanup();

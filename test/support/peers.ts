@@ -114,8 +114,8 @@ export class OpenpiClient {
 
   private constructor(private readonly ws: WebSocket) {}
 
-  static connect(url: string, opts: { apiKey?: string } = {}): Promise<OpenpiClient> {
-    const ws = new WebSocket(url, { headers: opts.apiKey ? { Authorization: `Api-Key ${opts.apiKey}` } : {}, perMessageDeflate: false, maxPayload: 0 });
+  static connect(url: string, opts: { apiKey?: string; ca?: string | Buffer } = {}): Promise<OpenpiClient> {
+    const ws = new WebSocket(url, { headers: opts.apiKey ? { Authorization: `Api-Key ${opts.apiKey}` } : {}, perMessageDeflate: false, maxPayload: 0, ...(opts.ca ? { ca: opts.ca } : {}) });
     const client = new OpenpiClient(ws);
     return new Promise((resolve, reject) => {
       ws.once('error', reject);
