@@ -4,7 +4,7 @@ import { ComputeScheduler } from '../../src/sched/index.js';
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
-test('scheduler: control first, recording next, training last', async () => {
+test('scheduler: control first, peers\' serving next, then recording, training last', async () => {
   const s = new ComputeScheduler(1);
   const order: string[] = [];
   let release!: () => void;
@@ -17,12 +17,13 @@ test('scheduler: control first, recording next, training last', async () => {
     s.run('training', () => { order.push('train2'); }),
     s.run('control', () => { order.push('ctl1'); }),
     s.run('recording', () => { order.push('rec2'); }),
+    s.serving(() => { order.push('serve1'); }),
     s.run('control', () => { order.push('ctl2'); }),
   ];
   release();
   await Promise.all([busy, ...jobs]);
-  assert.deepEqual(order, ['busy', 'ctl1', 'ctl2', 'rec1', 'rec2', 'train1', 'train2']);
-  assert.deepEqual(s.completed, { control: 2, recording: 3, training: 2 });
+  assert.deepEqual(order, ['busy', 'ctl1', 'ctl2', 'serve1', 'rec1', 'rec2', 'train1', 'train2']);
+  assert.deepEqual(s.completed, { control: 2, serving: 1, recording: 3, training: 2 });
 });
 
 test('scheduler: training in small steps yields within one step when control asks', async () => {
