@@ -173,3 +173,18 @@ test('GR00T service serves the daemon\'s policy: with the deterministic L1 bundl
     await t.cleanup();
   }
 });
+
+test('GR00T service: N1.5\'s modality config form (as_json a JSON string, keys with their modality prefix) when configured', async () => {
+  const t = await testDaemon({ serve: { gr00t: { enabled: true, endpoint: 'tcp://127.0.0.1:*', modality_config: 'n15' } } });
+  try {
+    await t.daemon.transition('configure');
+    const c = new Gr00tClient(t.daemon.peerEndpoints.gr00t!);
+    const mc = await c.call('get_modality_config') as Record<string, { __ModalityConfig_class__: boolean; as_json: string }>;
+    assert.equal(typeof mc.video!.as_json, 'string');
+    assert.deepEqual(JSON.parse(mc.video!.as_json).modality_keys, ['video.scene', 'video.wrist']);
+    assert.deepEqual(JSON.parse(mc.state!.as_json).modality_keys, ['state.state']);
+    c.close();
+  } finally {
+    await t.cleanup();
+  }
+});
