@@ -32,3 +32,14 @@ export function constantTimeEqual(a: string, b: string): boolean {
   const hb = createHash('sha256').update(b).digest();
   return timingSafeEqual(ha, hb);
 }
+
+/** `work`, or the error `timeoutError(ms)` when it takes longer than `ms` (the work is not cancelled: its answer is dropped). */
+export async function withTimeout<T>(work: Promise<T>, ms: number, timeoutError: (ms: number) => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(timeoutError(ms)), ms); });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -7,4 +7,4 @@ export {
 } from './ndarray.js';
 export { toCameraImage, type ImageLayout } from './images.js';
 export type { PeerPolicy, PeerPolicyIO, PeerInference, PeerCounter } from './policy-port.js';
-export { RateLimiter, constantTimeEqual } from './guards.js';
+export { RateLimiter, constantTimeEqual, withTimeout } from './guards.js';

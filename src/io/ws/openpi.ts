@@ -12,7 +12,7 @@ import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { CameraImage, Logger } from '../../core/index.js';
 import { rootLogger } from '../../core/index.js';
 import {
-  RateLimiter, WireError, constantTimeEqual, decodeArrayMap, decodeFrame, encodeFrame, float32Array, isArrayMap, isMap, toCameraImage, toFloat64, toOpenpiArray,
+  RateLimiter, WireError, constantTimeEqual, withTimeout, decodeArrayMap, decodeFrame, encodeFrame, float32Array, isArrayMap, isMap, toCameraImage, toFloat64, toOpenpiArray,
   type ArrayLimits, type DecodeLimits, type ImageLayout, type PeerCounter, type PeerPolicy, type WireMap,
 } from '../wire/index.js';
 
@@ -147,7 +147,7 @@ export class OpenpiServer {
           if (!isBinary) throw new WireError('expected a binary msgpack frame');
           if (!this.rate.take(client)) throw new RequestError('rate_limited', 'rate limit exceeded');
           const frame = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-          const { actions, inferMs } = await this.withTimeout(this.infer(frame));
+          const { actions, inferMs } = await withTimeout(this.infer(frame), this.o.requestTimeoutMs ?? 10_000, (ms) => new RequestError('timeout', `no answer within ${ms} ms`));
           const totalMs = performance.now() - started;
           const reply = new Map<string, unknown>([
             ['actions', toOpenpiArray(float32Array(actions, [this.o.policy.io.horizon, this.o.policy.io.actionDim]))],
@@ -173,17 +173,6 @@ export class OpenpiServer {
     });
     ws.on('error', () => undefined); // a peer's bad frame (e.g. over maxPayload) closes it; nothing else to do
     ws.on('close', () => this.rate.forget(client));
-  }
-
-  private async withTimeout<T>(work: Promise<T>): Promise<T> {
-    const ms = this.o.requestTimeoutMs ?? 10_000;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new RequestError('timeout', `no answer within ${ms} ms`)), ms); });
-    try {
-      return await Promise.race([work, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   private async infer(frame: Buffer): Promise<{ actions: Float32Array; inferMs: number }> {

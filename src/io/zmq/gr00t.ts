@@ -11,11 +11,11 @@ import { Router } from 'zeromq';
 import type { CameraImage, Logger } from '../../core/index.js';
 import { rootLogger } from '../../core/index.js';
 import {
-  RateLimiter, WireError, constantTimeEqual, decodeArrayMap, decodeFrame, encodeFrame, float32Array, isArrayMap, isMap, toCameraImage, toFloat64, toGr00tArray,
+  RateLimiter, WireError, constantTimeEqual, withTimeout, decodeArrayMap, decodeFrame, encodeFrame, float32Array, isArrayMap, isMap, toCameraImage, toFloat64, toGr00tArray,
   type ArrayLimits, type DecodeLimits, type ImageLayout, type NdArray, type PeerCounter, type PeerPolicy, type WireMap, type WireValue,
 } from '../wire/index.js';
-import { checkBindSecurity, serverCurveOptions, DEFAULT_ZAP_DOMAIN, type ServerCurve } from './security.js';
-import { registerZapAllowlist, type ZapRegistration } from './zap.js';
+import { checkBindSecurity, serverCurveOptions, type ServerCurve } from './security.js';
+import { bindServerSocket, type ZapRegistration } from './zap.js';
 
 /** Which GR00T keys are which bundle inputs and outputs. Slices are [start, end) into the bundle's vectors. */
 export interface Gr00tMapping {
@@ -115,14 +115,7 @@ export class Gr00tServer {
     checkBindSecurity(o.endpoint, o.security);
     checkGr00tMapping(o.mapping, o.policy);
     const s = new Gr00tServer(o);
-    try {
-      if (o.security) s.zap = await registerZapAllowlist(o.security.zapDomain ?? DEFAULT_ZAP_DOMAIN, o.security.allowedClients, s.log);
-      await s.socket.bind(o.endpoint);
-    } catch (err) {
-      s.socket.close();
-      await s.zap?.release();
-      throw new Error(`gr00t: cannot bind ${o.endpoint}: ${(err as Error).message}`);
-    }
+    s.zap = await bindServerSocket(s.socket, o.endpoint, o.security, 'gr00t', s.log);
     s.endpoint = s.socket.lastEndpoint ?? o.endpoint;
     s.log.info({ endpoint: s.endpoint, curve: Boolean(o.security), token: Boolean(o.apiToken), kill: o.allowKill ?? false }, 'GR00T policy service listening');
     s.loop = s.receiveLoop();
@@ -199,19 +192,8 @@ export class Gr00tServer {
         return null;
       case 'reset': return { status: 'ok' };
       case 'get_modality_config': return this.modalityConfig();
-      case 'get_action': return this.withTimeout(this.getAction(data));
+      case 'get_action': return withTimeout(this.getAction(data), this.o.requestTimeoutMs ?? 10_000, (ms) => new Gr00tRequestError('timeout', `no answer within ${ms} ms`));
       default: throw new Gr00tRequestError('error', `unknown endpoint '${endpoint.slice(0, 64)}' (ping, get_action, reset, get_modality_config, kill)`);
-    }
-  }
-
-  private async withTimeout<T>(work: Promise<T>): Promise<T> {
-    const ms = this.o.requestTimeoutMs ?? 10_000;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Gr00tRequestError('timeout', `no answer within ${ms} ms`)), ms); });
-    try {
-      return await Promise.race([work, timeout]);
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -12,8 +12,8 @@ import {
   OPS_ERROR_CODES, OPS_PROTOCOL_VERSION, OpsError, isPlainMap, isValidRequestId, opsPackr, opsUnpackr,
   type OpsErrorCode, type OpsReply, type OpsRequestId,
 } from './ops-protocol.js';
-import { checkBindSecurity, serverCurveOptions, DEFAULT_ZAP_DOMAIN, type ServerCurve } from './security.js';
-import { registerZapAllowlist, type ZapRegistration } from './zap.js';
+import { checkBindSecurity, serverCurveOptions, type ServerCurve } from './security.js';
+import { bindServerSocket, type ZapRegistration } from './zap.js';
 
 export const DEFAULT_OPS_ENDPOINT = 'tcp://127.0.0.1:5570';
 export const DEFAULT_MAX_FRAME_BYTES = 1 << 20;
@@ -102,15 +102,7 @@ export class OpsServer {
   static async bind(opts: OpsServerOptions): Promise<OpsServer> {
     checkBindSecurity(opts.endpoint, opts.security);
     const s = new OpsServer(opts);
-    try {
-      // The allowlist must be in place before the first client can handshake.
-      if (opts.security) s.zap = await registerZapAllowlist(opts.security.zapDomain ?? DEFAULT_ZAP_DOMAIN, opts.security.allowedClients, s.logger);
-      await s.socket.bind(opts.endpoint);
-    } catch (err) {
-      s.socket.close();
-      await s.zap?.release();
-      throw new Error(`ops: cannot bind ${opts.endpoint}: ${(err as Error).message}`);
-    }
+    s.zap = await bindServerSocket(s.socket, opts.endpoint, opts.security, 'ops', s.logger);
     s.endpoint = s.socket.lastEndpoint ?? opts.endpoint;
     s.logger.info({ endpoint: s.endpoint, curve: Boolean(opts.security), methods: [...s.methods.keys()] }, 'ops server listening');
     s.loop = s.receiveLoop();

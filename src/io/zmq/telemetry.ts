@@ -5,8 +5,8 @@
 import { Publisher } from 'zeromq';
 import { Packr, Unpackr } from 'msgpackr';
 import { rootLogger, type Logger } from '../../core/index.js';
-import { checkBindSecurity, serverCurveOptions, DEFAULT_ZAP_DOMAIN, type ServerCurve } from './security.js';
-import { registerZapAllowlist, type ZapRegistration } from './zap.js';
+import { checkBindSecurity, serverCurveOptions, type ServerCurve } from './security.js';
+import { bindServerSocket, type ZapRegistration } from './zap.js';
 
 export const DEFAULT_TELEMETRY_ENDPOINT = 'tcp://127.0.0.1:5571';
 export const MAX_TOPIC_LENGTH = 128;
@@ -54,14 +54,7 @@ export class TelemetryPublisher {
   static async bind(opts: TelemetryPublisherOptions): Promise<TelemetryPublisher> {
     checkBindSecurity(opts.endpoint, opts.security);
     const p = new TelemetryPublisher(opts);
-    try {
-      if (opts.security) p.zap = await registerZapAllowlist(opts.security.zapDomain ?? DEFAULT_ZAP_DOMAIN, opts.security.allowedClients, p.logger);
-      await p.socket.bind(opts.endpoint);
-    } catch (err) {
-      p.socket.close();
-      await p.zap?.release();
-      throw new Error(`telemetry: cannot bind ${opts.endpoint}: ${(err as Error).message}`);
-    }
+    p.zap = await bindServerSocket(p.socket, opts.endpoint, opts.security, 'telemetry', p.logger);
     p.endpoint = p.socket.lastEndpoint ?? opts.endpoint;
     p.logger.info({ endpoint: p.endpoint, curve: Boolean(opts.security) }, 'telemetry publisher listening');
     return p;

@@ -11,6 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Router } from 'zeromq';
 import { rootLogger, type Logger } from '../../core/index.js';
 import { z85Encode } from './z85.js';
+import { checkBindSecurity, DEFAULT_ZAP_DOMAIN, type ServerCurve } from './security.js';
 
 export const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
 const BIND_RETRY_MS = 2000;
@@ -155,4 +156,23 @@ export function registerZapAllowlist(domain: string, allowedClients: readonly st
       }),
     };
   });
+}
+
+/**
+ * Binds a server socket the way every vlad server does: refused beyond loopback without CURVE,
+ * the allowlist registered before the first client can handshake, and on a failed bind the socket
+ * closed and the allowlist released. Returns the registration to release on close.
+ */
+export async function bindServerSocket(socket: { bind(endpoint: string): Promise<void>; close(): void }, endpoint: string, security: ServerCurve | undefined, what: string, logger: Logger): Promise<ZapRegistration | undefined> {
+  checkBindSecurity(endpoint, security);
+  let zap: ZapRegistration | undefined;
+  try {
+    if (security) zap = await registerZapAllowlist(security.zapDomain ?? DEFAULT_ZAP_DOMAIN, security.allowedClients, logger);
+    await socket.bind(endpoint);
+    return zap;
+  } catch (err) {
+    socket.close();
+    await zap?.release();
+    throw new Error(`${what}: cannot bind ${endpoint}: ${(err as Error).message}`);
+  }
 }
