@@ -14,7 +14,7 @@ import {
   RateLimiter, WireError, constantTimeEqual, withTimeout, decodeArrayMap, decodeFrame, encodeFrame, float32Array, isArrayMap, isMap, toCameraImage, toFloat64, toGr00tArray,
   type ArrayLimits, type DecodeLimits, type ImageLayout, type NdArray, type PeerCounter, type PeerPolicy, type WireMap, type WireValue,
 } from '../wire/index.js';
-import { checkBindSecurity, serverCurveOptions, type ServerCurve } from './security.js';
+import { serverCurveOptions, type ServerCurve } from './security.js';
 import { bindServerSocket, type ZapRegistration } from './zap.js';
 
 /** Which GR00T keys are which bundle inputs and outputs. Slices are [start, end) into the bundle's vectors. */
@@ -112,7 +112,6 @@ export class Gr00tServer {
   }
 
   static async bind(o: Gr00tServerOptions): Promise<Gr00tServer> {
-    checkBindSecurity(o.endpoint, o.security);
     checkGr00tMapping(o.mapping, o.policy);
     const s = new Gr00tServer(o);
     s.zap = await bindServerSocket(s.socket, o.endpoint, o.security, 'gr00t', s.log);

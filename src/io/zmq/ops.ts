@@ -12,7 +12,7 @@ import {
   OPS_ERROR_CODES, OPS_PROTOCOL_VERSION, OpsError, isPlainMap, isValidRequestId, opsPackr, opsUnpackr,
   type OpsErrorCode, type OpsReply, type OpsRequestId,
 } from './ops-protocol.js';
-import { checkBindSecurity, serverCurveOptions, type ServerCurve } from './security.js';
+import { serverCurveOptions, type ServerCurve } from './security.js';
 import { bindServerSocket, type ZapRegistration } from './zap.js';
 
 export const DEFAULT_OPS_ENDPOINT = 'tcp://127.0.0.1:5570';
@@ -100,7 +100,6 @@ export class OpsServer {
   }
 
   static async bind(opts: OpsServerOptions): Promise<OpsServer> {
-    checkBindSecurity(opts.endpoint, opts.security);
     const s = new OpsServer(opts);
     s.zap = await bindServerSocket(s.socket, opts.endpoint, opts.security, 'ops', s.logger);
     s.endpoint = s.socket.lastEndpoint ?? opts.endpoint;

@@ -5,7 +5,7 @@
 import { Publisher } from 'zeromq';
 import { Packr, Unpackr } from 'msgpackr';
 import { rootLogger, type Logger } from '../../core/index.js';
-import { checkBindSecurity, serverCurveOptions, type ServerCurve } from './security.js';
+import { serverCurveOptions, type ServerCurve } from './security.js';
 import { bindServerSocket, type ZapRegistration } from './zap.js';
 
 export const DEFAULT_TELEMETRY_ENDPOINT = 'tcp://127.0.0.1:5571';
@@ -52,7 +52,6 @@ export class TelemetryPublisher {
   }
 
   static async bind(opts: TelemetryPublisherOptions): Promise<TelemetryPublisher> {
-    checkBindSecurity(opts.endpoint, opts.security);
     const p = new TelemetryPublisher(opts);
     p.zap = await bindServerSocket(p.socket, opts.endpoint, opts.security, 'telemetry', p.logger);
     p.endpoint = p.socket.lastEndpoint ?? opts.endpoint;
