@@ -39,7 +39,10 @@ export async function verifyHashes(dir: string, manifest: Manifest): Promise<voi
   for (const [file, want] of Object.entries(manifest.files)) {
     const path = join(dir, file);
     try {
-      if (!(await stat(path)).isFile()) throw new BundleError(file, '(file)', 'is not a regular file');
+      const st = await stat(path);
+      if (!st.isFile()) throw new BundleError(file, '(file)', 'is not a regular file');
+      const bytes = manifest.release?.file_bytes[file];
+      if (bytes !== undefined && st.size !== bytes) throw new BundleError(file, 'length', `is ${st.size} bytes, the signed release says ${bytes}`);
     } catch (err) {
       if (err instanceof BundleError) throw err;
       throw new BundleError(file, '(file)', `missing (listed in manifest.json files)`);

@@ -3,3 +3,6 @@ export type { Manifest, ExpertKind, GraphName, GraphSpec, TensorSpec, TensorDtyp
 export { readBundle, readManifest, verifyHashes, sha256File, goldenTensor, typedView } from './files.js';
 export type { BundleContents, NormStats, NormStatsFile, TypedTensorData } from './files.js';
 export { checkGraphIo, maxRelativeError, allFinite } from './graph-check.js';
+export { generateSigningKey, signManifest, validSignatures, signaturesOf, keyIdOf, publicKeyObject, publicKeyOfPrivate } from './signing.js';
+export type { SigningKeyPair } from './signing.js';
+export type { BundleSignature } from './manifest.js';

@@ -64,10 +64,19 @@ export interface Manifest {
     tensors: Record<string, GoldenTensor>;
     cases: GoldenCase[];
   };
-  signature: null | { alg: 'ed25519'; key_id: string; value: string };
+  /** Signed release metadata (covered by the signature): when the bundle stops being trusted, and where it may run. */
+  release?: { expires: string; hw_profiles: string[]; file_bytes: Record<string, number> };
+  /** One signature, or several (a robot may require a threshold of trusted keys). */
+  signature: null | BundleSignature | BundleSignature[];
 }
 
+export interface BundleSignature { alg: 'ed25519'; key_id: string; value: string }
+
 const positiveInt = { type: 'integer', minimum: 1 } as const;
+const signatureSchema = {
+  type: 'object', additionalProperties: false, required: ['alg', 'key_id', 'value'],
+  properties: { alg: { const: 'ed25519' }, key_id: { type: 'string', pattern: '^[0-9a-f]{16}$' }, value: { type: 'string', pattern: '^[A-Za-z0-9+/]{86}==$' } },
+} as const;
 const nonNegInt = { type: 'integer', minimum: 0 } as const;
 const fileName = { type: 'string', pattern: '^[A-Za-z0-9._-]+$', not: { enum: ['.', '..', 'manifest.json'] } } as const;
 const dim = { oneOf: [positiveInt, { type: 'string', minLength: 1 }] } as const;
@@ -218,15 +227,19 @@ export const MANIFEST_SCHEMA = {
         },
       },
     },
+    release: {
+      type: 'object', additionalProperties: false, required: ['expires', 'hw_profiles', 'file_bytes'],
+      properties: {
+        expires: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$' },
+        hw_profiles: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', pattern: '^[a-z0-9-]+$' } },
+        file_bytes: { type: 'object', additionalProperties: nonNegInt, propertyNames: fileName },
+      },
+    },
     signature: {
       oneOf: [
         { type: 'null' },
-        {
-          type: 'object',
-          additionalProperties: false,
-          required: ['alg', 'key_id', 'value'],
-          properties: { alg: { const: 'ed25519' }, key_id: { type: 'string', minLength: 1 }, value: { type: 'string', minLength: 1 } },
-        },
+        signatureSchema,
+        { type: 'array', minItems: 1, maxItems: 16, items: signatureSchema },
       ],
     },
   },
@@ -300,6 +313,11 @@ function checkSemantics(m: Manifest): void {
     ['golden.file', m.golden.file],
   ];
   for (const [field, file] of referenced) if (!(file in m.files)) fail(field, `'${file}' has no sha256 in files`);
+  if (m.release) {
+    // The signed lengths cover exactly the hashed files: a length lets an upload refuse early.
+    const sized = Object.keys(m.release.file_bytes).sort(), hashed = Object.keys(m.files).sort();
+    if (JSON.stringify(sized) !== JSON.stringify(hashed)) fail('release.file_bytes', `must list exactly the files in files (${hashed.join(', ')}), lists ${sized.join(', ') || 'none'}`);
+  }
   for (const [name, t] of Object.entries(m.golden.tensors)) {
     const want = t.shape.reduce((a, b) => a * b, 1) * dtypeBytes(t.dtype);
     if (want !== t.length) fail(`golden.tensors.${name}.length`, `is ${t.length} bytes, shape ${JSON.stringify(t.shape)} ${t.dtype} needs ${want}`);

@@ -2,7 +2,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import process from 'node:process';
-import { command } from './args.js';
+import { command, flag } from './args.js';
 import { readManifest } from '../bundle/index.js';
 import type { PolicyEngine } from '../policy/index.js';
 
@@ -14,11 +14,33 @@ const INFO = {
   name: 'bundle info', usage: 'vlad bundle info DIR [--json]   name, version, expert, I/O, LoRA, graphs',
   options: { json: { type: 'boolean' } }, positionals: { min: 1, max: 1 },
 } as const;
-const USAGE = `  ${VERIFY.usage}\n  ${INFO.usage}`;
+const KEYGEN = {
+  name: 'bundle keygen', usage: 'vlad bundle keygen --out DIR [--name NAME]   an ed25519 signing key: NAME.key (secret, 0600), NAME.pub (the public key robots trust)',
+  options: { out: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean' } },
+} as const;
+const SIGN = {
+  name: 'bundle sign', usage: 'vlad bundle sign DIR --key KEY [--expires DAYS|ISO-DATE] [--hw-profiles a,b] [--add]   sign the canonical manifest (release metadata included); --add keeps other signatures (threshold signing)',
+  options: { key: { type: 'string' }, expires: { type: 'string' }, 'hw-profiles': { type: 'string' }, add: { type: 'boolean' }, json: { type: 'boolean' } }, positionals: { min: 1, max: 1 },
+} as const;
+const USAGE = `  ${VERIFY.usage}\n  ${INFO.usage}\n  ${KEYGEN.usage}\n  ${SIGN.usage}`;
 
 const SUBCOMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   verify: (args) => command(VERIFY, args, (values, [dir]) => verify(dir!, values.profile ?? 'cpu', values.json ?? false)),
   info: (args) => command(INFO, args, (values, [dir]) => info(dir!, values.json ?? false)),
+  keygen: (args) => command(KEYGEN, args, async (v) => {
+    const { writeSigningKey } = await import('./bundle-sign.js');
+    const k = await writeSigningKey(flag.required('out', v.out), v.name ?? 'vlad-signing');
+    process.stdout.write(v.json ? `${JSON.stringify({ key_id: k.keyId, public_key: k.publicKey, key_file: k.keyFile, pub_file: k.pubFile })}\n` : `key id ${k.keyId}\npublic key ${k.publicKey}\nsecret ${k.keyFile} (mode 0600; keep it off the robots)\npublic ${k.pubFile} (list it in ota.trusted_keys)\n`);
+    return 0;
+  }),
+  sign: (args) => command(SIGN, args, async (v, [dir]) => {
+    const { signBundle, parseExpiry } = await import('./bundle-sign.js');
+    const expires = parseExpiry(v.expires ?? '365');
+    const hw = v['hw-profiles'] !== undefined ? flag.list('hw-profiles', v['hw-profiles'], (x) => x) : undefined;
+    const r = await signBundle(dir!, flag.required('key', v.key), { expires, ...(hw ? { hwProfiles: hw } : {}), add: v.add ?? false });
+    process.stdout.write(v.json ? `${JSON.stringify(r)}\n` : `signed ${r.bundle} by key ${r.key_id}, expires ${r.expires}, hw-profiles ${r.hw_profiles.join(', ')} (${r.signatures} signature${r.signatures === 1 ? '' : 's'})\n`);
+    return 0;
+  }),
 };
 
 export async function run(args: string[]): Promise<number> {
@@ -26,7 +48,7 @@ export async function run(args: string[]): Promise<number> {
   if (sub === '--help' || sub === '-h') { process.stdout.write(`usage:\n${USAGE}\n`); return 0; }
   const subcommand = sub === undefined ? undefined : SUBCOMMANDS[sub];
   if (!subcommand) {
-    process.stderr.write(`vlad bundle: ${sub === undefined ? 'which subcommand?' : `unknown subcommand '${sub}'`} (verify, info)\nusage:\n${USAGE}\n`);
+    process.stderr.write(`vlad bundle: ${sub === undefined ? 'which subcommand?' : `unknown subcommand '${sub}'`} (verify, info, keygen, sign)\nusage:\n${USAGE}\n`);
     return 2;
   }
   try {
