@@ -1,9 +1,10 @@
 // `vlad bundle keygen` and `vlad bundle sign`: the publisher's side of trust. The secret key is a
 // file only its owner can read; signing rewrites manifest.json atomically with the release
 // metadata (expiry, hw-profiles) that the signature covers.
-import { chmod, open, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateSigningKey, readManifest, signManifest, signaturesOf, verifyHashes, type BundleSignature, type Manifest } from '../bundle/index.js';
+import { writeFileAtomic } from '../core/index.js';
 import { profilesDir } from '../hw/index.js';
 import { UsageError } from './args.js';
 
@@ -48,11 +49,7 @@ export async function signBundle(dir: string, keyFile: string, o: { expires: str
   const mine = signManifest(unsigned, privatePem);
   const all = [...keep.filter((s) => s.key_id !== mine.key_id), mine];
   const signed: Manifest = { ...unsigned, signature: all.length === 1 ? all[0]! : all };
-  const path = join(dir, 'manifest.json');
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w', 0o644);
-  try { await fh.writeFile(`${JSON.stringify(signed, null, 1)}\n`); await fh.sync(); } finally { await fh.close(); }
-  await rename(tmp, path);
+  await writeFileAtomic(join(dir, 'manifest.json'), `${JSON.stringify(signed, null, 1)}\n`);
   return { bundle: `${manifest.name}@${manifest.version}`, key_id: mine.key_id, expires: release.expires, hw_profiles: release.hw_profiles, signatures: all.length };
 }
 

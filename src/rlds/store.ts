@@ -3,6 +3,7 @@
 // M bytes and then published by an atomic metadata rewrite. Restart recovery lives here too.
 import { lstat, open, readFile, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fsyncDir, writeFileAtomic } from '../core/index.js';
 import { cannotWrite, makeDirs, removeCreated } from './dirs.js';
 import { decodeExample, encodeExample, type ExampleFeatures } from './example.js';
 import { assembleEpisode, episodeIdOf, parseHeader, type EpisodeEnd, type EpisodeHeader } from './episode.js';
@@ -48,30 +49,6 @@ export async function readJournal(file: string): Promise<{ header?: EpisodeHeade
   const { records } = splitRecords(await readFile(file));
   const header = records[0] ? parseHeader(decodeExample(records[0])) : undefined;
   return { header, steps: records.slice(1).map((r) => decodeExample(r)) };
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try { await fh.sync(); } finally { await fh.close(); }
-}
-
-/** write-temp + fsync + rename + fsync(dir): readers see the old file or the new one, never half. */
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w');
-  try {
-    try {
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw e;
-  }
-  await fsyncDir(join(file, '..'));
 }
 
 export function ioError(what: string, e: unknown): Error {
