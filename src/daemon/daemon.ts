@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ActionChunk, Logger, OperatingMode, RobotDriver } from '../core/index.js';
 import { CpuWake, raiseThreadPriority, rootLogger, secondsToNs, systemClock, VirtualClock, type Clock, type Observation, type PriorityResult } from '../core/index.js';
-import { ControlLoop, DelayedPlanner, ObservationStore, plannerFromEngine, timedPlanner, type ChunkPlanner, type ControlLoopStats, type RatekeeperOptions, type StreamStatus, type TickAccountant } from '../control/index.js';
+import { ControlLoop, DelayedPlanner, ObservationStore, timedPlanner, type ChunkPlanner, type ControlLoopStats, type RatekeeperOptions, type StreamStatus, type TickAccountant } from '../control/index.js';
 import { PolicyEngine } from '../policy/index.js';
 import { openRecorder, recorderSpecFromBundleIO, type Recorder } from '../rlds/index.js';
 import { TeleopReceiver } from '../io/zmq/index.js';
 import { ComputeScheduler } from '../sched/index.js';
-import { ControlMetrics, PeerMetrics, createRegistry, serveMetrics, type MetricsServer } from '../metrics/index.js';
+import { ControlMetrics, OtaMetrics, PeerMetrics, createRegistry, serveMetrics, type MetricsServer } from '../metrics/index.js';
 import type { PeerCounter, PeerPolicy } from '../io/wire/index.js';
 import type { Gr00tServer } from '../io/zmq/index.js';
 import type { OpenpiServer } from '../io/ws/index.js';
@@ -30,6 +30,8 @@ import { streamTable } from './streams.js';
 import { EpisodeManager, type EpisodeOutcome } from './episodes.js';
 import { LoopStats } from './loop-stats.js';
 import { ScriptedOperatorDevice, TeleopInput } from './teleop-input.js';
+import { PolicySlot } from './policy-slot.js';
+import { OtaManager } from './ota.js';
 
 export type ClockKind = 'realtime' | 'lockstep';
 
@@ -102,7 +104,7 @@ export class Daemon {
   private readonly hooks: Record<PartName, { start(): Promise<void>; stop(): Promise<void> }>;
   private reconciling: Promise<void> = Promise.resolve();
   // Configured resources.
-  private engine: PolicyEngine | undefined;
+  private slot: PolicySlot | undefined;
   private delayed: DelayedPlanner | undefined;
   private driver: RobotDriver | undefined;
   private sim: SimDriver | undefined;
@@ -127,6 +129,9 @@ export class Daemon {
   private readonly peerCount: PeerCounter;
   private instruction = '';
   episodes: EpisodeManager | undefined;
+  /** Over-the-air swaps (off unless ota.dir is set): store, trust, shadow warm-up, health window. */
+  readonly ota: OtaManager;
+  private readonly otaListeners = new Set<(event: Record<string, unknown>) => void>();
   /** Serving sockets (ops, telemetry) attach here: see serve.ts. */
   readonly extensions: { ops?: { start(): Promise<void>; stop(): Promise<void> }; telemetry?: { start(): Promise<void>; stop(): Promise<void> } } = {};
 
@@ -141,6 +146,8 @@ export class Daemon {
     this.stats = new LoopStats(new ControlMetrics(this.registry));
     this.peerMetrics = new PeerMetrics(this.registry);
     this.peerCount = (server, outcome) => this.peerMetrics.count(server, outcome);
+    this.ota = this.buildOta();
+    this.stats.observer = this.ota.observer;
     this.hooks = {
       policy: { start: () => this.openPolicy(), stop: () => this.closePolicy() },
       robot: { start: () => this.openRobot().catch(async (err: unknown) => { await this.closeRobot(); throw err; }), stop: () => this.closeRobot() },
@@ -170,7 +177,8 @@ export class Daemon {
   get controlLoop(): ControlLoop | undefined { return this.loop; }
   get simDriver(): SimDriver | undefined { return this.sim; }
   get robotDriver(): RobotDriver | undefined { return this.driver; }
-  get policy(): PolicyEngine | undefined { return this.engine; }
+  get policy(): PolicyEngine | undefined { return this.slot?.engine; }
+  private get engine(): PolicyEngine | undefined { return this.slot?.engine; }
   get datasetDir(): string | undefined { return this.recorder?.datasetDir; }
   get runningParts(): PartName[] { return PARTS.map((p) => p.name).filter((n) => this.running.has(n)); }
 
@@ -258,21 +266,46 @@ export class Daemon {
 
   // --- parts ---
 
-  private async openPolicy(): Promise<void> {
+  /** A policy worker on `dir` with this daemon's options; the golden self-test runs before it answers. */
+  private openEngine(dir: string): Promise<PolicyEngine> {
     const cfg = this.opts.config;
     const profile = { ...cfg.profile, ...(this.params.denoising_steps > 0 ? { denoising_steps: this.params.denoising_steps } : {}) };
     const log = this.log.child({ part: 'policy' });
-    this.engine = await PolicyEngine.open(cfg.bundleDir, {
+    return PolicyEngine.open(dir, {
       profile, seed: this.params.seed, selfTest: 'serving', log: (line) => log.info(line),
       ...(this.params.noise_scale > 0 ? { noiseScale: this.params.noise_scale } : {}),
     });
+  }
+
+  private async openPolicy(): Promise<void> {
+    // The bundle store (when OTA is on) decides which bundle runs: the active one, whole, or the last good.
+    const choice = await this.ota.boot();
+    const engine = await this.openEngine(choice.dir);
+    this.slot = new PolicySlot(engine, this.opts.candidates ? { candidates: this.opts.candidates } : {});
+    this.slot.onPlan = (r) => this.ota.onPlan(r);
     try {
       this.checkBundleFitsRobot();
+      await this.ota.recordRunning(engine.manifest);
     } catch (err) {
       await this.closePolicy();
       throw err;
     }
-    this.log.info({ bundle: this.engine.modelVersion, provider: this.engine.provider.name, steps: this.engine.steps }, 'policy ready (self-test passed)');
+    this.log.info({ bundle: engine.modelVersion, store: choice.bundle ?? 'configured', provider: engine.provider.name, steps: engine.steps }, 'policy ready (self-test passed)');
+  }
+
+  private buildOta(): OtaManager {
+    const profile = this.opts.config.profile;
+    return new OtaManager({
+      log: this.log, clock: this.clock, hwProfile: profile.name, metrics: new OtaMetrics(this.registry), configuredDir: this.opts.config.bundleDir,
+      slot: () => this.slot,
+      openEngine: (dir) => this.openEngine(dir),
+      observation: () => this.store?.latest(),
+      background: (work) => this.sched.background(work),
+      episodeOpen: () => this.episodes?.isOpen === true || this.episodes?.pendingEnd !== undefined,
+      episodeEnded: async () => { const e = this.episodes; if (!e) return; if (e.isOpen) await e.whenEnded(); else await e.pendingEnd; },
+      latencyBudgetMs: (m) => this.params.ota.health.latency_budget_ms || this.params.replan_threshold * m.io.chunk_length * m.io.control_dt * 1000,
+      publish: (event) => { for (const l of this.otaListeners) l(event); },
+    }, this.params.ota);
   }
 
   /** The bundle's action vector must be the robot's joints, in order. */
@@ -285,8 +318,9 @@ export class Daemon {
   }
 
   private async closePolicy(): Promise<void> {
-    await this.engine?.close();
-    this.engine = undefined;
+    await this.ota.close();
+    await this.slot?.engine.close();
+    this.slot = undefined;
   }
 
   private async openRobot(): Promise<void> {
@@ -366,7 +400,7 @@ export class Daemon {
     this.store.setInstruction(this.instruction);
     const base: ChunkPlanner = timedPlanner(this.opts.planner === 'expert'
       ? (() => { if (!sim) throw new DaemonError('refused', 'the expert planner needs the simulated robot'); return sim.expertPlanner(engine.manifest.io.chunk_length, engine.manifest.io.control_dt); })()
-      : plannerFromEngine(engine, this.opts.candidates ? { candidates: this.opts.candidates } : {}));
+      : this.slot!);
     this.delayed = lockstep ? new DelayedPlanner(base, secondsToNs(this.opts.lockstepDelayS ?? 0)) : undefined;
     const planner = this.delayed ?? base;
     const p = this.params;
@@ -387,6 +421,7 @@ export class Daemon {
     });
     this.episodes.listeners.add((o) => { for (const l of this.episodeListeners) l(o); });
     this.loop.addTap(this.episodes.tap);
+    this.loop.addTap(() => this.ota.onTick());
     if (lockstep) {
       // Virtual time is the simulated robot's own clock, which runs on across episodes.
       const clock = this.clock as VirtualClock;
@@ -481,7 +516,7 @@ export class Daemon {
     this.device = undefined;
   }
 
-  private peerPolicy(): PeerPolicy { return peerPolicy(this.engine!, this.sched); }
+  private peerPolicy(): PeerPolicy { return peerPolicy(() => this.engine!, this.sched); }
 
   /** Where the peer protocol servers listen (when they run). */
   get peerEndpoints(): { gr00t?: string; openpi?: string } {
@@ -657,6 +692,7 @@ export class Daemon {
       last_episode: this.episodes?.last ? { id: this.episodes.last.id, success: this.episodes.last.success, truncated: this.episodes.last.truncated, reason: this.episodes.last.reason, steps: this.episodes.last.steps } : null,
       bundle: engine ? { name: engine.manifest.name, version: engine.manifest.version, expert: engine.manifest.expert.kind, steps: engine.steps, provider: engine.provider.name } : null,
       adapter: engine ? 'base' : null,
+      ota: this.ota.status(),
       robot: this.driver ? { name: this.driver.name, kind: this.params.robot, joints: this.driver.jointNames } : null,
       recorder: this.recorder ? { dataset: this.recorder.datasetDir, ...this.recorder.stats() } : null,
       streams: this.streamStatus().map((t) => ({ ...t, ageS: Number.isFinite(t.ageS) ? Math.round(t.ageS * 1000) / 1000 : null })),
@@ -671,6 +707,12 @@ export class Daemon {
   onEpisodeEnd(listener: (o: EpisodeOutcome) => void): () => void {
     this.episodeListeners.add(listener);
     return () => this.episodeListeners.delete(listener);
+  }
+
+  /** Called with every OTA stage and outcome (telemetry). */
+  onOta(listener: (event: Record<string, unknown>) => void): () => void {
+    this.otaListeners.add(listener);
+    return () => this.otaListeners.delete(listener);
   }
 
   /** Called with every accepted chunk (telemetry). */

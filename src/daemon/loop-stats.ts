@@ -42,6 +42,8 @@ export class LoopStats implements ControlTelemetry {
   misses = 0;
   chunks = 0;
   private readonly chunkListeners = new Set<(chunk: ActionChunk) => void>();
+  /** A swapped-in model's health window (daemon/ota.ts) counts clamps, watchdog faults and rejected chunks (ticks come from the loop's tap). */
+  observer: { clamp(): void; watchdogEvent(event: string): void; invalidChunk(): void } | undefined;
   /** Every real-timer tick's lateness and timing (benchmarks keep all of them). */
   tickListener: ((lateS: number, misses: number, timing?: TickTiming) => void) | undefined;
 
@@ -59,8 +61,8 @@ export class LoopStats implements ControlTelemetry {
     this.lateMs.push(lateS * 1e3);
     this.metrics?.tick(lateS, misses);
   }
-  clamp(rule: SafetyRule, joint: string): void { this.metrics?.clamp(rule, joint); }
-  watchdog(event: WatchdogEvent, state: WatchdogState): void { this.metrics?.watchdog(event, state); }
+  clamp(rule: SafetyRule, joint: string): void { this.observer?.clamp(); this.metrics?.clamp(rule, joint); }
+  watchdog(event: WatchdogEvent, state: WatchdogState): void { this.observer?.watchdogEvent(event); this.metrics?.watchdog(event, state); }
   queueDepth(steps: number): void { this.metrics?.queueDepth(steps); }
   inferenceDelay(steps: number): void { this.delays.push(steps); this.metrics?.inferenceDelay(steps); }
   inferenceStage(stage: string, seconds: number): void {
@@ -70,6 +72,7 @@ export class LoopStats implements ControlTelemetry {
   }
   chunk(outcome: 'accepted' | 'stale' | 'invalid' | 'late', chunk?: ActionChunk): void {
     this.metrics?.chunk(outcome);
+    if (outcome === 'invalid') this.observer?.invalidChunk();
     if (outcome !== 'accepted' || !chunk) return;
     this.chunks++;
     for (const l of this.chunkListeners) l(chunk);

@@ -49,6 +49,32 @@ export interface OpenpiServeParams {
   request_timeout_s: number;
 }
 
+export interface OtaHealthParams {
+  /** The window after a swap: at least this many chunks from the new model and this many seconds. */
+  chunks: number;
+  seconds: number;
+  max_non_finite: number;
+  /** Largest rise in the fraction of clamped ticks over the replaced model's rate. */
+  max_clamp_rise: number;
+  /** p95 inference latency budget, ms; 0: the time the queue covers when a re-plan is asked (replan_threshold x chunk). */
+  latency_budget_ms: number;
+  max_watchdog_events: number;
+}
+
+export interface OtaParams {
+  /** The bundle store (A/B state, installed bundles, uploads); "": over-the-air swaps off. */
+  dir: string;
+  /** Raw ed25519 public keys, base64 (vlad bundle keygen); a bundle must carry `threshold` valid signatures by them. */
+  trusted_keys: string[];
+  threshold: number;
+  max_bundle_mb: number;
+  /** Installed bundles kept besides the active and last good ones. */
+  keep: number;
+  /** Shadow plans on live observations before a swap (compared with the active model's). */
+  warmup_runs: number;
+  health: OtaHealthParams;
+}
+
 export interface NodeParams {
   /** sim: the embedded MuJoCo arm; ros: the ROS 2 driver (rclnodejs, ROS sourced). */
   robot: RobotKind;
@@ -90,6 +116,8 @@ export interface NodeParams {
   sim: { clock: 'realtime' | 'lockstep'; physics_dt: number; camera_hz: number };
   /** The peers' policy protocols (off by default): GR00T's ZeroMQ service and openpi's WebSocket server. */
   serve: { gr00t: Gr00tServeParams; openpi: OpenpiServeParams };
+  /** Over-the-air model swaps: store, trust, health window. */
+  ota: OtaParams;
   // The ROS 2 driver's topics (used by --robot ros).
   joint_names: string[];
   camera_topics: Record<string, string>;
@@ -179,6 +207,25 @@ export const PARAMS_SCHEMA = {
         },
       },
     },
+    ota: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        dir: str,
+        trusted_keys: { type: 'array', maxItems: 64, items: { type: 'string', pattern: '^[A-Za-z0-9+/]{43}=$' } },
+        threshold: { type: 'integer', minimum: 1, maximum: 64 },
+        max_bundle_mb: { type: 'number', exclusiveMinimum: 0, maximum: 65536 },
+        keep: { type: 'integer', minimum: 0, maximum: 100 },
+        warmup_runs: { type: 'integer', minimum: 1, maximum: 1000 },
+        health: {
+          type: 'object', additionalProperties: false,
+          properties: {
+            chunks: { type: 'integer', minimum: 1, maximum: 1e6 }, seconds: { type: 'number', minimum: 0, maximum: 86400 },
+            max_non_finite: { type: 'integer', minimum: 0 }, max_clamp_rise: { type: 'number', minimum: 0, maximum: 1 },
+            latency_budget_ms: { type: 'number', minimum: 0, maximum: 60000 }, max_watchdog_events: { type: 'integer', minimum: 0 },
+          },
+        },
+      },
+    },
     joint_names: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
     camera_topics: { type: 'object', additionalProperties: topic },
     joint_states_topic: topic,
@@ -216,6 +263,10 @@ export const DEFAULT_PARAMS: NodeParams = {
   serve: {
     gr00t: { enabled: false, endpoint: 'tcp://127.0.0.1:5555', api_token_file: '', allow_kill: false, modality_config: 'n16', video: {}, state: {}, action: {}, language: 'annotation.human.task_description', image_layout: 'auto', rate: { per_s: 200, burst: 50 }, request_timeout_s: 10 },
     openpi: { enabled: false, host: '127.0.0.1', port: 8000, api_key_file: '', tls: { cert_file: '', key_file: '' }, images: {}, state: [], prompt: 'prompt', image_layout: 'auto', rate: { per_s: 200, burst: 50 }, request_timeout_s: 10 },
+  },
+  ota: {
+    dir: '', trusted_keys: [], threshold: 1, max_bundle_mb: 1024, keep: 2, warmup_runs: 5,
+    health: { chunks: 50, seconds: 10, max_non_finite: 0, max_clamp_rise: 0.25, latency_budget_ms: 0, max_watchdog_events: 0 },
   },
   joint_names: ['joint1', 'joint2', 'joint3', 'joint4', 'joint5', 'joint6', 'gripper'],
   camera_topics: { scene: '/cameras/scene/image_raw', wrist: '/cameras/wrist/image_raw' },

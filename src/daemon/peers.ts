@@ -13,15 +13,19 @@ import { OpenpiServer, defaultOpenpiMapping, type OpenpiMapping } from '../io/ws
 import type { NodeParams } from './params.js';
 
 /** The daemon's policy as the peer servers see it. */
-export function peerPolicy(engine: PolicyEngine, sched: ComputeScheduler): PeerPolicy {
-  const io = engine.manifest.io;
+export function peerPolicy(current: () => PolicyEngine, sched: ComputeScheduler): PeerPolicy {
+  // Resolved per request: an over-the-air swap changes the engine (never the I/O, see ota/fit.ts).
   return {
-    io: {
-      model: engine.modelVersion, cameras: io.cameras, stateDim: io.state_dim, actionDim: io.action_dim, horizon: io.chunk_length, controlDt: io.control_dt,
-      ...(io.state_names ? { stateNames: io.state_names } : {}), ...(io.action_names ? { actionNames: io.action_names } : {}),
+    get io() {
+      const engine = current();
+      const io = engine.manifest.io;
+      return {
+        model: engine.modelVersion, cameras: io.cameras, stateDim: io.state_dim, actionDim: io.action_dim, horizon: io.chunk_length, controlDt: io.control_dt,
+        ...(io.state_names ? { stateNames: io.state_names } : {}), ...(io.action_names ? { actionNames: io.action_names } : {}),
+      };
     },
     infer: async (obs) => {
-      const r = await sched.serving(() => engine.infer(obs));
+      const r = await sched.serving(() => current().infer(obs));
       return { actions: r.chunk.actions, inferMs: r.timings.totalMs };
     },
   };

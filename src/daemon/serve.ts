@@ -8,6 +8,7 @@ import { serverCurve } from './curve.js';
 import { TASK_NAMES, type TaskName } from '../sim/index.js';
 import { Daemon } from './daemon.js';
 import { TRANSITIONS } from './lifecycle.js';
+import { OtaRefusal } from '../ota/index.js';
 import type { NodeParams } from './params.js';
 export { serverCurve };
 
@@ -19,8 +20,73 @@ async function guarded<T>(work: () => Promise<T> | T): Promise<T> {
     return await work();
   } catch (err) {
     if (Daemon.isRefusal(err)) throw new OpsError((err as { code?: string }).code === 'bad_request' ? 'bad_params' : 'refused', (err as Error).message);
+    // An OTA refusal's reply starts with its code, which scripts match on: "expired: vlad-x@2.0.0 expired at ...".
+    if (err instanceof OtaRefusal) throw new OpsError('refused', `${err.code}: ${err.message}`);
     throw err;
   }
+}
+
+const activation = { force: { type: 'boolean' }, rollback: { type: 'boolean' } } as const;
+
+/** The OTA methods: upload in chunks (resumable), install from disk, activate, roll back, report. */
+function bundleMethods(daemon: Daemon): OpsMethods {
+  const ota = daemon.ota;
+  const started = (bundle: string, activating: Promise<unknown> | undefined) => {
+    // The swap runs on (warm-up, the episode's end, the health window): `bundle.status` follows it.
+    activating?.catch(() => undefined);
+    return { bundle, installed: true, activating: activating !== undefined };
+  };
+  return {
+    'bundle.status': { description: 'the running bundle, the stage of a swap in progress, the health window, the last outcome', params: noParams, handler: () => ota.status() },
+    'bundle.list': { description: 'installed bundles (active, last good, ran), recent OTA history, uploads in progress', params: noParams, handler: () => guarded(() => ota.list()) },
+    'bundle.upload.begin': {
+      description: 'start (or resume) an upload: the signed manifest.json text; answers how much of each file is already here',
+      params: { type: 'object', additionalProperties: false, required: ['manifest'], properties: { manifest: { type: 'string', minLength: 2, maxLength: 1 << 19 } } },
+      handler: (p: { manifest: string }) => guarded(() => ota.uploadBegin(p.manifest)),
+    },
+    'bundle.upload.chunk': {
+      description: 'append bytes to a file of an upload at its current end (offset); a wrong offset answers where to continue',
+      params: {
+        type: 'object', additionalProperties: false, required: ['upload_id', 'file', 'offset', 'data'],
+        properties: { upload_id: { type: 'string', pattern: '^[0-9a-f]{16}$' }, file: { type: 'string', pattern: '^[A-Za-z0-9._-]+$', maxLength: 255 }, offset: { type: 'integer', minimum: 0 }, data: {} },
+      },
+      handler: (p: { upload_id: string; file: string; offset: number; data: unknown }) => guarded(async () => {
+        if (!(p.data instanceof Uint8Array)) throw new OpsError('bad_params', 'field data: expected binary (msgpack bin)');
+        try {
+          return { ...(await ota.uploadChunk(p.upload_id, p.file, p.offset, p.data)), accepted: true };
+        } catch (err) {
+          if (err instanceof OtaRefusal && err.code === 'offset') return { have: err.detail.have as number, done: false, accepted: false };
+          throw err;
+        }
+      }),
+    },
+    'bundle.upload.finish': {
+      description: 'verify the uploaded files from disk and install the bundle; activate: swap it in (at the episode end unless force)',
+      params: { type: 'object', additionalProperties: false, required: ['upload_id'], properties: { upload_id: { type: 'string', pattern: '^[0-9a-f]{16}$' }, activate: { type: 'boolean' }, ...activation } },
+      handler: (p: { upload_id: string; activate?: boolean; force?: boolean; rollback?: boolean }) => guarded(async () => {
+        const r = await ota.uploadFinish(p.upload_id, p);
+        return started(r.bundle, r.activation);
+      }),
+    },
+    'bundle.install': {
+      description: "install a bundle from a directory on the robot's disk (same checks as an upload); activate: swap it in",
+      params: { type: 'object', additionalProperties: false, required: ['path'], properties: { path: { type: 'string', minLength: 1, maxLength: 4096 }, activate: { type: 'boolean' }, ...activation } },
+      handler: (p: { path: string; activate?: boolean; force?: boolean; rollback?: boolean }) => guarded(async () => {
+        const r = await ota.installPath(p.path, p);
+        return started(r.bundle, r.activation);
+      }),
+    },
+    'bundle.activate': {
+      description: 'swap to an installed bundle (NAME@VERSION, or "configured"); rollback: an older one that has run here',
+      params: { type: 'object', additionalProperties: false, required: ['bundle'], properties: { bundle: { type: 'string', minLength: 1, maxLength: 200 }, ...activation } },
+      handler: (p: { bundle: string; force?: boolean; rollback?: boolean }) => guarded(() => started(p.bundle, ota.activate(p.bundle, p))),
+    },
+    'bundle.rollback': {
+      description: 'back to the last known good bundle now (ends a health window early)',
+      params: noParams,
+      handler: () => guarded(() => started('rollback', ota.rollback())),
+    },
+  };
 }
 
 /** The ops RPC methods: what `vlad ctl` calls. */
@@ -69,6 +135,7 @@ export function opsMethods(daemon: Daemon, onShutdown: () => void): OpsMethods {
     },
     hard_stop: { description: 'brake at the emergency deceleration and hold until release', params: noParams, handler: () => guarded(() => { daemon.hardStop(true); return { hard_stop: true }; }) },
     release: { description: 'release the hard stop (the arm holds until a fresh plan or operator command)', params: noParams, handler: () => guarded(() => { daemon.hardStop(false); return { hard_stop: false }; }) },
+    ...bundleMethods(daemon),
     operator: {
       description: 'simulated robot: the scripted operator takes over (teleop / intervention mode) or stops',
       params: { type: 'object', additionalProperties: false, required: ['enabled'], properties: { enabled: { type: 'boolean' } } },
@@ -112,5 +179,6 @@ export function attachServing(daemon: Daemon, params: NodeParams, log: Logger, o
     },
   };
   daemon.onEpisodeEnd((o) => pub?.publish('episode', o));
+  daemon.onOta((e) => pub?.publish('ota', e));
   return { opsEndpoint: () => ops?.endpoint, telemetryEndpoint: () => pub?.endpoint };
 }

@@ -129,3 +129,21 @@ export class PeerMetrics {
   }
   count(server: string, outcome: string): void { this.requests.inc({ server, outcome }); }
 }
+
+/** Over-the-air swaps: each pipeline stage's duration, and how every attempt ended. */
+export class OtaMetrics {
+  readonly stageSeconds: Histogram<'stage'>;
+  readonly outcomes: Counter<'outcome'>;
+  readonly trial: Gauge;
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.stageSeconds = new Histogram({
+      name: 'vlad_ota_stage_seconds', help: 'Duration of each OTA stage (upload, verify, load, self_test, warm_up, wait_episode, swap, health)',
+      labelNames: ['stage'], buckets: [1e-3, 1e-2, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300], registers,
+    });
+    this.outcomes = new Counter({ name: 'vlad_ota_outcomes_total', help: 'OTA attempts by outcome (installed, swapped, committed, rolled_back, refused_<code>)', labelNames: ['outcome'], registers });
+    this.trial = new Gauge({ name: 'vlad_ota_health_window_open', help: '1 while a swapped-in bundle is in its health window', registers });
+  }
+  stage(stage: string, seconds: number): void { this.stageSeconds.observe({ stage }, seconds); }
+  outcome(outcome: string): void { this.outcomes.inc({ outcome }); }
+}

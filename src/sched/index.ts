@@ -5,7 +5,8 @@
 import PQueue from 'p-queue';
 
 // serving: peers' policy requests (GR00T / openpi clients): after the robot's own control loop.
-export const PRIORITY = { control: 30, serving: 25, recording: 20, training: 10 } as const;
+// background: a shadow model's warm-up before an over-the-air swap (after live work, before training).
+export const PRIORITY = { control: 30, serving: 25, recording: 20, background: 15, training: 10 } as const;
 export type WorkClass = keyof typeof PRIORITY;
 
 export interface TrainingStepContext {
@@ -25,7 +26,7 @@ export class ComputeScheduler {
   private readonly queue: PQueue;
   private controlWaiting = 0;
   private stepAbort = new AbortController();
-  private readonly counts: Record<WorkClass, number> = { control: 0, serving: 0, recording: 0, training: 0 };
+  private readonly counts: Record<WorkClass, number> = { control: 0, serving: 0, recording: 0, background: 0, training: 0 };
 
   /** concurrency: how many tasks may use the machine at once (1 on a 2-core robot computer). */
   constructor(concurrency = 1) {
@@ -54,6 +55,7 @@ export class ComputeScheduler {
   control<T>(work: () => Promise<T>): Promise<T> { return this.run('control', work); }
   recording<T>(work: () => Promise<T> | T): Promise<T> { return this.run('recording', work); }
   serving<T>(work: () => Promise<T> | T): Promise<T> { return this.run('serving', work); }
+  background<T>(work: () => Promise<T> | T): Promise<T> { return this.run('background', work); }
 
   /**
    * Runs training as small steps at the lowest priority; `step` returns false when training is done.

@@ -23,7 +23,7 @@ test('scheduler: control first, peers\' serving next, then recording, training l
   release();
   await Promise.all([busy, ...jobs]);
   assert.deepEqual(order, ['busy', 'ctl1', 'ctl2', 'serve1', 'rec1', 'rec2', 'train1', 'train2']);
-  assert.deepEqual(s.completed, { control: 2, serving: 1, recording: 3, training: 2 });
+  assert.deepEqual(s.completed, { control: 2, serving: 1, recording: 3, background: 0, training: 2 });
 });
 
 test('scheduler: training in small steps yields within one step when control asks', async () => {
