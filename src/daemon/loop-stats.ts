@@ -43,7 +43,7 @@ export class LoopStats implements ControlTelemetry {
   chunks = 0;
   private readonly chunkListeners = new Set<(chunk: ActionChunk) => void>();
   /** A swapped-in model's health window (daemon/ota.ts) counts clamps, watchdog faults and rejected chunks (ticks come from the loop's tap). */
-  observer: { clamp(): void; watchdogEvent(event: string): void; invalidChunk(): void } | undefined;
+  observer: { clamp(rule: SafetyRule): void; watchdogEvent(event: string): void; invalidChunk(): void } | undefined;
   /** Every real-timer tick's lateness and timing (benchmarks keep all of them). */
   tickListener: ((lateS: number, misses: number, timing?: TickTiming) => void) | undefined;
 
@@ -61,7 +61,7 @@ export class LoopStats implements ControlTelemetry {
     this.lateMs.push(lateS * 1e3);
     this.metrics?.tick(lateS, misses);
   }
-  clamp(rule: SafetyRule, joint: string): void { this.observer?.clamp(); this.metrics?.clamp(rule, joint); }
+  clamp(rule: SafetyRule, joint: string): void { this.observer?.clamp(rule); this.metrics?.clamp(rule, joint); }
   watchdog(event: WatchdogEvent, state: WatchdogState): void { this.observer?.watchdogEvent(event); this.metrics?.watchdog(event, state); }
   queueDepth(steps: number): void { this.metrics?.queueDepth(steps); }
   inferenceDelay(steps: number): void { this.delays.push(steps); this.metrics?.inferenceDelay(steps); }

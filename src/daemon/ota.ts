@@ -308,7 +308,10 @@ export class OtaManager {
       if (!obs) { note = 'no live observation (the loop is not running): warm-up was the self-test only'; break; }
       const t = performance.now();
       const r = await this.host.background(() => shadow.infer(obs));
-      latencies.push(performance.now() - t);
+      const took = performance.now() - t;
+      latencies.push(took);
+      // Far over budget after the first (initialising) run: no need for more evidence.
+      if (i > 0 && took > 3 * budget) throw new OtaRefusal('too_slow', `${bundleId(m)}: warm-up inference took ${took.toFixed(1)} ms, 3x over the ${budget.toFixed(1)} ms budget (the queue left when a re-plan is asked; ota.health.latency_budget_ms)`);
       const activeChunk = recent?.chunk ?? (await this.host.background(() => slot.engine.infer(obs))).chunk;
       const c = compareChunks(r.chunk.actions, activeChunk.actions);
       if (!c.finite) throw new OtaRefusal('non_finite', `${bundleId(m)}: warm-up chunk ${i + 1} has NaN/Inf`);
@@ -372,7 +375,7 @@ export class OtaManager {
 
   /** The LoopStats observer's view (clamps, watchdog faults, invalid chunks). */
   readonly observer = {
-    clamp: () => { this.clampedThisTick = true; this.trial?.window.clamp(); },
+    clamp: (rule: string) => { this.clampedThisTick = true; this.trial?.window.clamp(rule === 'nonfinite'); },
     watchdogEvent: (e: string) => this.trial?.window.watchdogEvent(e),
     invalidChunk: () => this.trial?.window.invalidChunk(),
   };

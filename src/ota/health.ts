@@ -6,7 +6,7 @@ export interface HealthThresholds {
   chunks: number;
   /** ... and at least this much time, s. */
   seconds: number;
-  /** Chunks with NaN/Inf (or rejected as invalid) tolerated. */
+  /** Chunks with NaN/Inf, chunks rejected as invalid, and ticks whose command the safety filter found non-finite, tolerated. */
   maxNonFinite: number;
   /**
    * Largest rise in the fraction of ticks on which the safety filter had to clamp the command,
@@ -32,6 +32,7 @@ export class HealthWindow {
   private ticks = 0;
   private clampedTicks = 0;
   private clampedThisTick = false;
+  private nonFiniteThisTick = false;
   private nonFinite = 0;
   private watchdog = 0;
   private readonly latencies: number[] = [];
@@ -49,14 +50,20 @@ export class HealthWindow {
 
   /** The loop rejected a chunk as invalid (shape, NaN). */
   invalidChunk(): void { if (this.verdict.state === 'pending') this.nonFinite++; }
-  clamp(): void { this.clampedThisTick = true; }
+  /** A safety clamp on this tick; `nonFinite`: the command was NaN/Inf (the filter's nonfinite rule). */
+  clamp(nonFinite = false): void {
+    this.clampedThisTick = true;
+    if (nonFinite) this.nonFiniteThisTick = true;
+  }
   watchdogEvent(event: string): void { if (this.verdict.state === 'pending' && FAULTS.has(event)) this.watchdog++; }
 
   tick(): void {
     if (this.verdict.state !== 'pending') return;
     this.ticks++;
     if (this.clampedThisTick) this.clampedTicks++;
+    if (this.nonFiniteThisTick) this.nonFinite++;
     this.clampedThisTick = false;
+    this.nonFiniteThisTick = false;
   }
 
   summary(nowS: number): HealthSummary {
@@ -75,7 +82,7 @@ export class HealthWindow {
     const s = this.summary(nowS);
     const t = this.t;
     const fail = (reason: string): HealthVerdict => (this.verdict = { state: 'failed', reason, summary: s });
-    if (s.non_finite > t.maxNonFinite) return fail(`${s.non_finite} chunk(s) with NaN/Inf or rejected as invalid (at most ${t.maxNonFinite})`);
+    if (s.non_finite > t.maxNonFinite) return fail(`${s.non_finite} non-finite output(s): chunks with NaN/Inf, chunks rejected as invalid, or commands the safety filter found non-finite (at most ${t.maxNonFinite})`);
     if (s.watchdog_events > t.maxWatchdogEvents) return fail(`${s.watchdog_events} watchdog fault(s) (at most ${t.maxWatchdogEvents})`);
     // Rates and percentiles need a sample before they mean anything.
     if (s.ticks >= 50 && s.clamp_rate > t.baselineClampRate + t.maxClampRise) {
