@@ -69,6 +69,9 @@ interface Trial {
   settle: (o: 'committed' | 'rolled_back') => void;
 }
 
+/** What an activation swaps in: a verified upload still in staging, or a bundle in the store. */
+type Source = { kind: 'staged'; dir: string; manifest: Manifest; uploadId: string } | { kind: 'installed'; id: string };
+
 const ms = (t0: number) => Math.round((performance.now() - t0) * 10) / 10;
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor((s.length - 1) / 2)]! : 0; };
 
@@ -102,6 +105,7 @@ export class OtaManager {
     if (!this.enabled) return { dir: this.host.configuredDir, bundle: null, notes: [] };
     this.store ??= await BundleStore.open(resolve(this.params.dir));
     this.staging ??= new UploadStaging(this.store.stagingDir, { maxBundleBytes: this.params.max_bundle_mb * 2 ** 20, maxChunkBytes: 512 * 1024 });
+    this.configuredId ??= bundleId(await readManifest(this.host.configuredDir));
     const choice = await this.store.boot(this.host.configuredDir);
     for (const note of choice.notes) this.host.log.warn({ part: 'ota' }, note);
     this.running = choice.bundle;
@@ -113,7 +117,6 @@ export class OtaManager {
     const store = this.store;
     if (!store) return;
     const id = bundleId(m);
-    if (this.running === null) this.configuredId = id;
     let s = store.state;
     const highest = s.highest[m.name];
     if (!highest || semver.gt(m.version, highest)) s = { ...s, highest: { ...s.highest, [m.name]: m.version } };
@@ -164,17 +167,27 @@ export class OtaManager {
 
   uploadStatus(id: string): Promise<UploadStatus> { return this.uploads.add(() => this.need().staging.status(id)); }
 
-  /** Completes an upload: verify from disk, install; with `activate`, start the swap (returns when it is scheduled). */
-  async uploadFinish(id: string, o: ActivateOptions & { activate?: boolean } = {}): Promise<{ bundle: string; installed: true; activation?: Promise<SwapReport> }> {
+  /**
+   * Completes an upload: every file checked from disk, then either installed (after the golden
+   * self-test) or, with `activate`, taken through the whole swap; the promise settles when the
+   * bundle is installed, or swapped in, or refused. Only a bundle that passed its checks enters the
+   * store: a refused one is deleted from staging, and the store's state is untouched.
+   */
+  async uploadFinish(id: string, o: ActivateOptions & { activate?: boolean } = {}): Promise<{ bundle: string; done: Promise<SwapReport | string> }> {
     const t0 = performance.now();
-    const { dir, manifest } = await this.uploads.add(() => this.need().staging.finish(id));
-    const bundle = await this.install(dir, manifest, t0, o);
-    return { bundle, installed: true, ...(o.activate ? { activation: this.scheduleActivation(bundle, o) } : {}) };
+    const { dir, manifest } = await this.uploads.add(() => this.need().staging.finish(id)).catch(async (err: unknown) => {
+      if (err instanceof OtaRefusal && err.code === 'hash') await this.need().staging.abort(id);
+      return this.refused(err, undefined);
+    });
+    this.stageDone(bundleId(manifest), 'upload', t0);
+    const src: Source = { kind: 'staged', dir, manifest, uploadId: id };
+    const done = o.activate ? this.enqueue(src, o) : this.queue.add(() => this.installOnly(src, o));
+    done.catch(() => undefined);
+    return { bundle: bundleId(manifest), done };
   }
 
   /** A bundle already on the robot's disk: copied through the same staged, hashed path as an upload. */
-  async installPath(path: string, o: ActivateOptions & { activate?: boolean } = {}): Promise<{ bundle: string; installed: true; activation?: Promise<SwapReport> }> {
-    const t0 = performance.now();
+  async installPath(path: string, o: ActivateOptions & { activate?: boolean } = {}): Promise<{ bundle: string; done: Promise<SwapReport | string> }> {
     const dir = resolve(path);
     let text: string;
     try {
@@ -191,28 +204,34 @@ export class OtaManager {
         offset = r.have;
       }
     }
-    const staged = await this.uploads.add(() => this.need().staging.finish(st.upload_id)).catch((err: unknown) => this.refused(err, st.bundle));
-    const bundle = await this.install(staged.dir, staged.manifest, t0, o);
-    return { bundle, installed: true, ...(o.activate ? { activation: this.scheduleActivation(bundle, o) } : {}) };
+    return this.uploadFinish(st.upload_id, o);
   }
 
-  private async install(dir: string, manifest: Manifest, t0: number, o: ActivateOptions): Promise<string> {
-    const id = bundleId(manifest);
+  /** Install without a swap: checks, the golden self-test in a throwaway worker, then into the store. */
+  private async installOnly(src: Extract<Source, { kind: 'staged' }>, o: ActivateOptions): Promise<string> {
+    const label = bundleId(src.manifest);
     try {
-      this.admit(manifest, o); // again: time passed, and the version may have moved
-      const bundle = await this.need().store.commitStaged(dir, manifest);
-      this.stageDone(id, 'upload_verify_install', t0);
+      let t = performance.now();
+      this.admit(src.manifest, o); // again: time passed, and the version may have moved
+      this.stageDone(label, 'verify', t);
+      t = performance.now();
+      const engine = await this.host.openEngine(src.dir).catch((err: unknown) => { throw new OtaRefusal('self_test', `${label}: did not load or failed its golden self-test: ${(err as Error).message}`); });
+      await engine.close();
+      this.stageDone(label, 'load_self_test', t);
+      const id = await this.need().store.commitStaged(src.dir, src.manifest);
       this.host.metrics.outcome('installed');
-      return bundle;
+      this.host.publish({ event: 'installed', bundle: id });
+      return id;
     } catch (err) {
-      return this.refused(err, id);
+      await this.need().staging.abort(src.uploadId);
+      return this.refused(err, label);
     }
   }
 
   // --- activation ---
 
-  /** Queues a swap to an installed bundle; the promise settles when it is swapped in (or refused). */
-  activate(id: string, o: ActivateOptions = {}): Promise<SwapReport> { return this.scheduleActivation(id, o); }
+  /** Queues a swap to an installed bundle (or "configured"); the promise settles when it is swapped in (or refused). */
+  activate(id: string, o: ActivateOptions = {}): Promise<SwapReport> { return this.enqueue({ kind: 'installed', id }, o); }
 
   /** Back to the last known good bundle (or, with none recorded, the configured one). */
   rollback(): Promise<SwapReport> {
@@ -222,31 +241,35 @@ export class OtaManager {
     const ranBefore = s.ran.filter((id) => id !== (this.running ?? this.configuredId));
     const target = s.last_good !== null && s.last_good !== this.running ? s.last_good : ranBefore[ranBefore.length - 1];
     if (target === undefined) throw new OtaRefusal('not_installed', `nothing to roll back to: ${this.running ?? 'the configured bundle'} is the only one that has run`);
-    return this.scheduleActivation(target === this.configuredId ? 'configured' : target, { rollback: true, force: true });
+    return this.enqueue({ kind: 'installed', id: target === this.configuredId ? 'configured' : target }, { rollback: true, force: true });
   }
 
-  private scheduleActivation(id: string, o: ActivateOptions): Promise<SwapReport> {
-    const p = this.queue.add(() => this.runActivation(id, o));
+  private enqueue(src: Source, o: ActivateOptions): Promise<SwapReport> {
+    const p = this.queue.add(() => this.runActivation(src, o));
     p.catch(() => undefined);
     return p;
   }
 
-  private async runActivation(id: string, o: ActivateOptions): Promise<SwapReport> {
-    const { store } = this.need();
+  private async runActivation(src: Source, o: ActivateOptions): Promise<SwapReport> {
+    const { store, staging } = this.need();
     const slot = this.host.slot();
-    if (!slot) throw new OtaRefusal('busy', 'the policy is not running (configure the node first)');
-    if (this.trial) throw new OtaRefusal('busy', `${this.trial.bundle} is still in its health window`);
+    const staged = src.kind === 'staged' ? src : undefined;
+    const id = src.kind === 'staged' ? bundleId(src.manifest) : src.id;
     const target = id === 'configured' ? null : id;
     const label = target ?? 'configured';
-    if (target === this.running) throw new OtaRefusal('busy', `${label} is already running`);
     const stages: Record<string, number> = {};
     let shadow: PolicyEngine | undefined;
     try {
+      if (!slot) throw new OtaRefusal('busy', 'the policy is not running (configure the node first)');
+      if (this.trial) throw new OtaRefusal('busy', `${this.trial.bundle} is still in its health window`);
+      if (target === this.running) throw new OtaRefusal('busy', `${label} is already running`);
       let t = performance.now();
-      const dir = target === null ? this.host.configuredDir : store.bundleDir(target);
-      if (target !== null && !(await store.isInstalled(target))) throw new OtaRefusal('not_installed', `${target} is not installed (installed: ${(await store.installed()).join(', ') || 'none'})`);
-      const manifest = target === null ? await readManifest(dir) : await store.verifyInstalled(target).catch((err: unknown) => { throw new OtaRefusal('hash', `${target}: ${(err as Error).message}`); });
-      if (target !== null) {
+      const dir = staged ? staged.dir : target === null ? this.host.configuredDir : store.bundleDir(target);
+      if (!staged && target !== null && !(await store.isInstalled(target))) throw new OtaRefusal('not_installed', `${target} is not installed (installed: ${(await store.installed()).join(', ') || 'none'})`);
+      const manifest = staged ? staged.manifest : target === null ? await readManifest(dir) : await store.verifyInstalled(target).catch((err: unknown) => { throw new OtaRefusal('hash', `${target}: ${(err as Error).message}`); });
+      if (staged) {
+        this.admit(manifest, o);
+      } else if (target !== null) {
         // An explicit rollback to a bundle that ran here is trusted as it was; anything else is checked now.
         if (!(o.rollback && store.state.ran.includes(target))) this.trust.check(manifest, Date.now());
         checkActivation(store.state, manifest, o.rollback ?? false);
@@ -272,6 +295,11 @@ export class OtaManager {
         stages.wait_episode = this.stageDone(label, 'wait_episode', t);
       }
 
+      if (staged) {
+        await store.commitStaged(staged.dir, manifest);
+        this.host.metrics.outcome('installed');
+      }
+
       t = performance.now();
       const previousBundle = this.running;
       const previousManifest = slot.engine.manifest;
@@ -291,6 +319,7 @@ export class OtaManager {
       return report;
     } catch (err) {
       await shadow?.close().catch(() => undefined);
+      if (staged && !(await store.isInstalled(label))) await staging.abort(staged.uploadId);
       this.stage = null;
       return this.refused(err, label);
     }

@@ -31,10 +31,10 @@ const activation = { force: { type: 'boolean' }, rollback: { type: 'boolean' } }
 /** The OTA methods: upload in chunks (resumable), install from disk, activate, roll back, report. */
 function bundleMethods(daemon: Daemon): OpsMethods {
   const ota = daemon.ota;
-  const started = (bundle: string, activating: Promise<unknown> | undefined) => {
-    // The swap runs on (warm-up, the episode's end, the health window): `bundle.status` follows it.
-    activating?.catch(() => undefined);
-    return { bundle, installed: true, activating: activating !== undefined };
+  // The work runs on (self-test, warm-up, the episode's end, the health window): `bundle.status` follows it.
+  const started = (bundle: string, work: Promise<unknown>) => {
+    work.catch(() => undefined);
+    return { bundle, accepted: true };
   };
   return {
     'bundle.status': { description: 'the running bundle, the stage of a swap in progress, the health window, the last outcome', params: noParams, handler: () => ota.status() },
@@ -65,7 +65,7 @@ function bundleMethods(daemon: Daemon): OpsMethods {
       params: { type: 'object', additionalProperties: false, required: ['upload_id'], properties: { upload_id: { type: 'string', pattern: '^[0-9a-f]{16}$' }, activate: { type: 'boolean' }, ...activation } },
       handler: (p: { upload_id: string; activate?: boolean; force?: boolean; rollback?: boolean }) => guarded(async () => {
         const r = await ota.uploadFinish(p.upload_id, p);
-        return started(r.bundle, r.activation);
+        return started(r.bundle, r.done);
       }),
     },
     'bundle.install': {
@@ -73,7 +73,7 @@ function bundleMethods(daemon: Daemon): OpsMethods {
       params: { type: 'object', additionalProperties: false, required: ['path'], properties: { path: { type: 'string', minLength: 1, maxLength: 4096 }, activate: { type: 'boolean' }, ...activation } },
       handler: (p: { path: string; activate?: boolean; force?: boolean; rollback?: boolean }) => guarded(async () => {
         const r = await ota.installPath(p.path, p);
-        return started(r.bundle, r.activation);
+        return started(r.bundle, r.done);
       }),
     },
     'bundle.activate': {
