@@ -12,6 +12,8 @@ const DELAY_USAGE = 'vlad bench delay [--delays 0,100,200,300] [--methods replac
 const OPS_USAGE = 'vlad bench ops [--rate HZ] [--duration S] [--request-rate N] [--bundle DIR] [--profile NAME] [--json]';
 const SERVE_USAGE = 'vlad bench serve [--requests N] [--rate HZ] [--bundle DIR] [--profile NAME] [--json]';
 const SERVE_CLIENT_USAGE = 'vlad bench serve-client --protocol gr00t|openpi --endpoint E --clients N --requests N --spec JSON   (the load generator of bench serve)';
+const SWAP_USAGE = 'vlad bench swap [--swaps N] [--rate HZ] [--quiet S] [--health-chunks N] [--health-s S] [--profile NAME] [--json]';
+const FAULTS_USAGE = 'vlad bench ota-faults [--trials N] [--kill-trials N] [--profile NAME] [--json]   (run from a checkout: uses test/fixtures/ota)';
 const OPS_CLIENT_USAGE = 'vlad bench ops-client --ops ENDPOINT [--request-rate N] [--duration S]   (the load generator of bench ops)';
 
 const progress = (l: string) => process.stderr.write(`${l}\n`);
@@ -26,6 +28,8 @@ export async function run(args: string[]): Promise<number> {
     case 'ops-client': return opsClient(rest);
     case 'serve': return serve(rest);
     case 'serve-client': return serveClient(rest);
+    case 'swap': return swap(rest);
+    case 'ota-faults': return otaFaults(rest);
     default: return (await import('./bench-policy.js')).run(args);
   }
 }
@@ -57,6 +61,32 @@ function control(args: string[]): Promise<number> {
       idlePoll, wait: flag.oneOf('wait', v.wait, ['block', 'poll'] as const, 'block'), progress,
     });
     print(out, v.json ?? false);
+    return 0;
+  });
+}
+
+function swap(args: string[]): Promise<number> {
+  return command({
+    name: 'bench swap', usage: SWAP_USAGE,
+    options: { swaps: { type: 'string' }, rate: { type: 'string' }, quiet: { type: 'string' }, 'health-chunks': { type: 'string' }, 'health-s': { type: 'string' }, profile: { type: 'string', default: 'cpu' }, json: { type: 'boolean', default: false } },
+  }, args, async (v) => {
+    const { benchSwap } = await import('./bench-ota.js');
+    print(await benchSwap({
+      swaps: flag.int('swaps', v.swaps, { min: 1, max: 1000, default: 6 }), rateHz: flag.num('rate', v.rate, { min: 1, max: 1000, default: 100 }),
+      quietS: flag.num('quiet', v.quiet, { min: 1, max: 3600, default: 10 }), healthChunks: flag.int('health-chunks', v['health-chunks'], { min: 1, max: 10_000, default: 20 }),
+      healthS: flag.num('health-s', v['health-s'], { min: 0.1, max: 3600, default: 3 }), profile: v.profile!, progress,
+    }), v.json ?? false);
+    return 0;
+  });
+}
+
+function otaFaults(args: string[]): Promise<number> {
+  return command({
+    name: 'bench ota-faults', usage: FAULTS_USAGE,
+    options: { trials: { type: 'string' }, 'kill-trials': { type: 'string' }, profile: { type: 'string', default: 'cpu' }, json: { type: 'boolean', default: false } },
+  }, args, async (v) => {
+    const { benchOtaFaults } = await import('./bench-ota.js');
+    print(await benchOtaFaults({ trials: flag.int('trials', v.trials, { min: 1, max: 10_000, default: 10 }), killTrials: flag.int('kill-trials', v['kill-trials'], { min: 0, max: 1000, default: 3 }), profile: v.profile!, progress }), v.json ?? false);
     return 0;
   });
 }

@@ -1,7 +1,7 @@
 // `vlad bundle keygen` and `vlad bundle sign`: the publisher's side of trust. The secret key is a
 // file only its owner can read; signing rewrites manifest.json atomically with the release
 // metadata (expiry, hw-profiles) that the signature covers.
-import { chmod, open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateSigningKey, readManifest, signManifest, signaturesOf, verifyHashes, type BundleSignature, type Manifest } from '../bundle/index.js';
 import { writeFileAtomic } from '../core/index.js';
@@ -10,6 +10,7 @@ import { UsageError } from './args.js';
 
 export async function writeSigningKey(dir: string, name: string): Promise<{ keyId: string; publicKey: string; keyFile: string; pubFile: string }> {
   if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new UsageError(`--name: '${name}' is not a plain file name`);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const k = generateSigningKey();
   const keyFile = join(dir, `${name}.key`), pubFile = join(dir, `${name}.pub`);
   for (const f of [keyFile, pubFile]) if (await stat(f).then(() => true, () => false)) throw new Error(`${f} exists: refusing to overwrite a key`);

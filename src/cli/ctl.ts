@@ -4,6 +4,7 @@
 import process from 'node:process';
 import { OpsCallError, OpsClient, readKeyFile, writeKeyPair, type ClientCurve } from '../io/zmq/index.js';
 import { command, flag, UsageError } from './args.js';
+import { BUNDLE_USAGE, bundleCommand } from './ctl-bundle.js';
 
 const USAGE = `vlad ctl [--ops ENDPOINT] [--json] [--timeout MS] [--key FILE --server-key FILE] COMMAND
   status
@@ -14,7 +15,8 @@ const USAGE = `vlad ctl [--ops ENDPOINT] [--json] [--timeout MS] [--key FILE --s
   transition configure|activate|deactivate|cleanup|shutdown
   hard-stop | release
   operator on|off            (simulated robot: the scripted operator takes over / stops)
-  keygen --out DIR [--name NAME]   (CURVE key pair files for the daemon or a client)`;
+  keygen --out DIR [--name NAME]   (CURVE key pair files for the daemon or a client)
+${BUNDLE_USAGE}`;
 
 function describeStatus(s: Record<string, any>): string {
   const c = s.control ?? {};
@@ -38,6 +40,7 @@ export async function run(args: string[]): Promise<number> {
       key: { type: 'string' }, 'server-key': { type: 'string' },
       instruction: { type: 'string' }, task: { type: 'string' }, seed: { type: 'string' }, operator: { type: 'boolean' },
       success: { type: 'boolean' }, failure: { type: 'boolean' }, truncated: { type: 'boolean' }, out: { type: 'string' }, name: { type: 'string' },
+      activate: { type: 'boolean' }, force: { type: 'boolean' }, rollback: { type: 'boolean' }, 'no-wait': { type: 'boolean' },
     },
   }, args, async (v, pos) => {
     const [cmd, arg] = pos as [string, string | undefined];
@@ -46,7 +49,6 @@ export async function run(args: string[]): Promise<number> {
       process.stdout.write(v.json ? `${JSON.stringify({ public_key: written.publicKey, secret_key_file: written.secretPath, public_key_file: written.publicPath })}\n` : `public key ${written.publicKey}\nsecret key ${written.secretPath} (mode 0600)\npublic key ${written.publicPath}\n`);
       return 0;
     }
-    const [method, params] = request(cmd, arg, v);
     let security: ClientCurve | undefined;
     if (v.key || v['server-key']) {
       if (!v.key || !v['server-key']) throw new UsageError('CURVE needs both --key (this client\'s secret key file) and --server-key (the daemon\'s public key file)');
@@ -55,7 +57,20 @@ export async function run(args: string[]): Promise<number> {
       security = { secretKey, publicKey, serverPublicKey: await readKeyFile(v['server-key'], 'public') };
     }
     const timeoutMs = flag.int('timeout', v.timeout, { min: 1, max: 600_000, default: 10_000 });
-    const client = await OpsClient.connect(v.ops!, { timeoutMs, ...(security ? { security } : {}) });
+    const connect = () => OpsClient.connect(v.ops!, { timeoutMs, ...(security ? { security } : {}) });
+    if (cmd === 'bundle') {
+      try {
+        return await bundleCommand(arg, pos[2], connect, { json: v.json ?? false, activate: v.activate ?? false, force: v.force ?? false, rollback: v.rollback ?? false, wait: !v['no-wait'], timeoutMs });
+      } catch (err) {
+        if (err instanceof UsageError) throw err;
+        const e = err as OpsCallError;
+        if (v.json) process.stdout.write(`${JSON.stringify({ ok: false, code: e.code ?? 'error', error: e.message })}\n`);
+        process.stderr.write(`vlad ctl bundle: ${e.code ? `${e.code}: ` : ''}${e.message}\n`);
+        return 1;
+      }
+    }
+    const [method, params] = request(cmd, arg, v);
+    const client = await connect();
     try {
       const result = await client.call(method, params, { timeoutMs });
       if (v.json) process.stdout.write(`${JSON.stringify(result)}\n`);

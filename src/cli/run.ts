@@ -3,13 +3,15 @@
 // SIGINT: then it holds the arm, finishes the open episode as truncated, flushes the recorder and
 // exits 0 within the launch file's 5 s. ROS arguments (`--ros-args --params-file F -r ...`) are
 // accepted as `ros2 launch` passes them.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import process from 'node:process';
 import { rootLogger } from '../core/index.js';
 import { attachServing, Daemon, loadDaemonConfig, ROBOT_KINDS, type ParamOverrides } from '../daemon/index.js';
 import { OPERATING_MODES } from '../core/index.js';
 import { command, flag, UsageError } from './args.js';
 
-const USAGE = 'vlad run [--robot sim|ros] [--params FILE] [--bundle DIR] [--profile NAME] [--record DIR] [--dataset NAME] [--mode idle|autonomous|teleop|intervention] [--ops ENDPOINT] [--telemetry ENDPOINT] [--teleop ENDPOINT] [--metrics-port P] [--serve gr00t[:PORT],openpi[:PORT]] [--clock realtime|lockstep] [--no-autostart] [--ros-args ...]';
+const USAGE = 'vlad run [--robot sim|ros] [--params FILE] [--bundle DIR] [--profile NAME] [--record DIR] [--dataset NAME] [--mode idle|autonomous|teleop|intervention] [--ops ENDPOINT] [--telemetry ENDPOINT] [--teleop ENDPOINT] [--metrics-port P] [--serve gr00t[:PORT],openpi[:PORT]] [--clock realtime|lockstep] [--no-autostart] [--ota-dir DIR] [--trust PUBKEY|FILE]... [--ros-args ...]';
 
 /** Splits off ROS arguments; `--params-file F` among them names the params file. */
 export function splitRosArgs(args: readonly string[]): { own: string[]; paramsFile: string | undefined } {
@@ -37,6 +39,12 @@ export function serveFlag(value: string): NonNullable<ParamOverrides['serve']> {
   return out;
 }
 
+async function trustedKey(value: string): Promise<string> {
+  const text = existsSync(value) ? (await readFile(value, 'utf8')).trim() : value.trim();
+  if (Buffer.from(text, 'base64').length !== 32 || !/^[A-Za-z0-9+/]{43}=$/.test(text)) throw new UsageError(`--trust: '${value}' is neither an ed25519 public key (base64, 32 bytes) nor a file holding one`);
+  return text;
+}
+
 /** The daemon's shutdown budget: the launch file's sigterm_timeout is 5 s. */
 const SHUTDOWN_BUDGET_MS = 4500;
 
@@ -49,6 +57,7 @@ export async function run(args: string[]): Promise<number> {
       robot: { type: 'string' }, params: { type: 'string' }, bundle: { type: 'string' }, profile: { type: 'string' }, record: { type: 'string' }, dataset: { type: 'string' },
       mode: { type: 'string' }, ops: { type: 'string' }, telemetry: { type: 'string' }, teleop: { type: 'string' }, 'metrics-port': { type: 'string' },
       clock: { type: 'string' }, 'no-autostart': { type: 'boolean' }, serve: { type: 'string' },
+      trust: { type: 'string', multiple: true }, 'ota-dir': { type: 'string' },
     },
   }, split.own, async (v) => {
     if (v.params && split.paramsFile) throw new UsageError('give --params or --ros-args --params-file, not both');
@@ -64,8 +73,14 @@ export async function run(args: string[]): Promise<number> {
     if (v.clock !== undefined) overrides.sim = { clock: flag.oneOf('clock', v.clock, ['realtime', 'lockstep'] as const) };
     if (v['no-autostart']) overrides.autostart = false;
     if (v.serve !== undefined) overrides.serve = serveFlag(v.serve);
+    if (v['ota-dir'] !== undefined) overrides.ota = { dir: v['ota-dir'] };
     const log = rootLogger();
     const config = await loadDaemonConfig({ paramsFile: v.params ?? split.paramsFile, overrides });
+    // --trust adds to the params file's keys (a key, or a .pub file from vlad bundle keygen).
+    for (const t of v.trust ?? []) {
+      const key = await trustedKey(t);
+      if (!config.params.ota.trusted_keys.includes(key)) config.params.ota.trusted_keys.push(key);
+    }
     if (config.params.robot === 'sim' && config.params.sim.clock === 'lockstep') throw new UsageError('vlad run steps the simulated robot in realtime; lockstep is for vlad sim / collect / bench');
     const daemon = new Daemon({ config, log, serve: true });
     let finished: () => void = () => undefined;

@@ -221,6 +221,7 @@ export class OtaManager {
       const id = await this.need().store.commitStaged(src.dir, src.manifest);
       this.host.metrics.outcome('installed');
       this.host.publish({ event: 'installed', bundle: id });
+      this.lastOutcome = { bundle: id, outcome: 'installed', at: new Date().toISOString() };
       return id;
     } catch (err) {
       await this.need().staging.abort(src.uploadId);

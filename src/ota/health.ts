@@ -25,7 +25,10 @@ export type HealthVerdict = { state: 'pending' } | { state: 'passed'; summary: H
 
 export interface HealthSummary { chunks: number; ticks: number; seconds: number; non_finite: number; clamp_rate: number; latency_p95_ms: number | null; watchdog_events: number }
 
-const FAULTS = new Set(['obs_stale', 'chunk_overdue', 'operator_stale', 'planner_timeout', 'planner_error']);
+// Faults a model can cause: too slow (its chunk overdue, the planner timing out) or failing. Stale
+// cameras or joint states and a silent operator are the robot's inputs, not the model: a bundle is
+// not rolled back because a camera lagged while it was on trial.
+const FAULTS = new Set(['chunk_overdue', 'planner_timeout', 'planner_error']);
 
 export class HealthWindow {
   private chunks = 0;

@@ -44,8 +44,8 @@ test('each threshold fails the window with its reason', () => {
   const w5 = new HealthWindow('b', T, 0);
   const v5 = run(w5, 500, 0, (i) => { if (i % 5 === 0) w5.plan(250, true); });
   assert.match(v5.state === 'failed' ? v5.reason : '', /inference p95 250 ms over the 100 ms budget/);
-  // Not faults: a hard stop and its release, a clamp rate within the allowed rise.
+  // Not the model's faults: a hard stop and its release, stale inputs, a clamp rate within the allowed rise.
   const w6 = new HealthWindow('b', T, 0);
-  const v6 = run(w6, 500, 0, (i) => { if (i === 3) { w6.watchdogEvent('hard_stop'); w6.watchdogEvent('hard_stop_released'); } if (i % 3 === 0) w6.clamp(); });
+  const v6 = run(w6, 500, 0, (i) => { if (i === 3) { w6.watchdogEvent('hard_stop'); w6.watchdogEvent('hard_stop_released'); w6.watchdogEvent('obs_stale'); w6.watchdogEvent('operator_stale'); } if (i % 3 === 0) w6.clamp(); });
   assert.equal(v6.state, 'passed', JSON.stringify(v6));
 });
