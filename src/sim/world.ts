@@ -158,16 +158,22 @@ export class SimWorld implements SuccessProbe {
 
   gripperTouches(body: string): boolean {
     const geom = this.geomId(body);
+    // Every embind object read from MuJoCo (the contact vector too, not only its elements) lives
+    // in the WASM heap until deleted: this runs every physics tick.
     const contacts = this.data.contact;
-    const n = this.data.ncon;
-    for (let i = 0; i < n; i++) {
-      const c = contacts.get(i);
-      if (!c) continue;
-      const g1 = c.geom1, g2 = c.geom2;
-      c.delete();
-      if ((g1 === geom && this.gripperGeoms.has(g2)) || (g2 === geom && this.gripperGeoms.has(g1))) return true;
+    try {
+      const n = this.data.ncon;
+      for (let i = 0; i < n; i++) {
+        const c = contacts.get(i);
+        if (!c) continue;
+        const g1 = c.geom1, g2 = c.geom2;
+        c.delete();
+        if ((g1 === geom && this.gripperGeoms.has(g2)) || (g2 === geom && this.gripperGeoms.has(g1))) return true;
+      }
+      return false;
+    } finally {
+      contacts.delete();
     }
-    return false;
   }
 
   success(): boolean {
