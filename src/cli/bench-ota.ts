@@ -211,7 +211,8 @@ export async function benchOtaFaults(o: FaultBenchOptions): Promise<Record<strin
         const before = daemon.policy!.modelVersion;
         const dir = await kind.bundle(`1.0.${version++}`);
         const r = await ctlPush(started.ops, dir).done;
-        const outcome = r.out?.outcome === 'refused' ? r.out.code as string : r.out?.outcome ?? (/: ([a-z_]+): /.exec(r.err)?.[1] ?? `exit ${r.code}`);
+        // A refusal during the swap is an outcome {outcome: 'refused', code}; one at upload an error {ok: false, error: 'CODE: ...'}.
+        const outcome = r.out?.outcome === 'refused' ? r.out.code as string : r.out?.outcome ?? (r.out?.ok === false ? /^([a-z_]+): /.exec(r.out.error as string)?.[1] : undefined) ?? `exit ${r.code}`;
         const broken = await whole();
         const after = daemon.policy!.modelVersion;
         const changed = outcome === 'committed' ? after !== before : after === before;
@@ -222,22 +223,25 @@ export async function benchOtaFaults(o: FaultBenchOptions): Promise<Record<strin
       table[kind.name] = counts;
       log(`  ${kind.name} (expect ${kind.expect}): ${JSON.stringify(counts)}`);
     }
-    // A dropped upload: the pushing process is killed mid-upload; the next push resumes it.
+    // A dropped upload: half of the largest file sent, then the link gone (the client closes
+    // without a word, as a killed process or a lost network would); the next push resumes it.
     const dropped: Record<string, number> = {};
     for (let i = 0; i < o.trials; i++) {
       const dir = await signedCopy(work, BASE, `1.0.${version++}`, signer);
-      const first = ctlPush(started.ops, dir);
-      // Kill as soon as a byte is staged (uploads list it).
-      for (let w = 0; w < 400 && (await daemon.ota.list()).uploads.length === 0; w++) await sleep(5);
-      first.child.kill('SIGKILL');
-      await first.done;
+      const first = await OpsClient.connect(started.ops, { timeoutMs: 5000 });
+      const st = await first.call<{ upload_id: string; files: { name: string; bytes: number }[] }>('bundle.upload.begin', { manifest: await readFile(join(dir, 'manifest.json'), 'utf8') });
+      const big = st.files.reduce((a, f) => (f.bytes > a.bytes ? f : a));
+      const half = (await readFile(join(dir, big.name))).subarray(0, big.bytes >> 1);
+      for (let off = 0; off < half.length; off += 64 * 1024) await first.call('bundle.upload.chunk', { upload_id: st.upload_id, file: big.name, offset: off, data: half.subarray(off, off + 64 * 1024) });
+      await first.close();
       const second = await ctlPush(started.ops, dir).done;
-      const resumed = /resuming at/.test(second.err) ? 'resumed' : 'restarted';
-      const k = `${second.out?.outcome ?? `exit ${second.code}`} (${resumed})${(await whole()) ? ' BROKEN' : ''}`;
+      const resumed = /resuming at/.test(second.err) ? 'resumed' : 'started over';
+      const broken = await whole();
+      const k = `${second.out?.outcome ?? `exit ${second.code}`} (${resumed})${broken ? ` BROKEN(${broken})` : ''}`;
       dropped[k] = (dropped[k] ?? 0) + 1;
       await rm(join(dir, '..'), { recursive: true, force: true });
     }
-    table['dropped upload (client SIGKILLed)'] = dropped;
+    table['dropped upload (half sent, link closed)'] = dropped;
     log(`  dropped upload: ${JSON.stringify(dropped)}`);
     const inDaemonMisses = misses;
     await daemon.shutdown();
@@ -262,7 +266,8 @@ async function killSuite(work: string, o: FaultBenchOptions & { base: string; si
   await writeFile(paramsFile, JSON.stringify({ vlad: { ros__parameters: {
     robot: 'sim', mode: 'autonomous', bundle: packagePath('models', 'bundles', o.base), hw_profile: o.profile, record: { dir: '' }, metrics_port: 0,
     ops: { endpoint: ops, telemetry_endpoint: `ipc://${join(work, 'kill-tel.sock')}` }, teleop: { endpoint: `ipc://${join(work, 'kill-teleop.sock')}` },
-    ota: { dir: ota, trusted_keys: [o.signer.publicKey], health: { ...o.health, seconds: 3, chunks: 20 } },
+    // Warm-up and health window long enough to be caught in them.
+    ota: { dir: ota, trusted_keys: [o.signer.publicKey], warmup_runs: 200, health: { ...o.health, seconds: 3, chunks: 20 } },
   } } }));
   const startDaemon = async (): Promise<{ child: ChildProcess; client: OpsClient }> => {
     const child = spawn(process.execPath, [MAIN, 'run', '--params', paramsFile], { stdio: ['ignore', 'ignore', 'ignore'] });

@@ -23,7 +23,8 @@ export interface BundleCtlOptions { json: boolean; activate: boolean; force: boo
 type Connect = () => Promise<OpsClient>;
 type Status = { running: string; stage: { bundle: string; stage: string } | null; health: Record<string, unknown> | null; last_outcome: Record<string, any> | null; state: Record<string, unknown> | null };
 
-const say = (o: BundleCtlOptions, line: string) => { if (!o.json) process.stderr.write(`${line}\n`); };
+// Progress goes to stderr in every mode: --json keeps stdout for the one answer.
+const say = (_o: BundleCtlOptions, line: string) => { process.stderr.write(`${line}\n`); };
 
 export async function bundleCommand(sub: string | undefined, arg: string | undefined, connect: Connect, o: BundleCtlOptions): Promise<number> {
   let client = await connect();
@@ -68,11 +69,13 @@ export async function bundleCommand(sub: string | undefined, arg: string | undef
 async function push(dir: string, current: () => OpsClient, reconnect: () => Promise<OpsClient>, o: BundleCtlOptions): Promise<{ uploadId: string }> {
   const manifest = await readFile(join(dir, 'manifest.json'), 'utf8').catch((err: NodeJS.ErrnoException) => { throw new UsageError(`bundle push: no bundle at ${dir} (${err.code ?? err.message})`); });
   let attempt = 0;
+  let uploadId: string | undefined;
   const started = performance.now();
   let lastPrint = 0;
   for (;;) {
     try {
       const st = await current().call<{ upload_id: string; bundle: string; bytes: number; have: number; files: { name: string; bytes: number; have: number }[] }>('bundle.upload.begin', { manifest });
+      uploadId = st.upload_id;
       let sent = st.have;
       if (attempt > 0 || st.have > 0) say(o, `push ${st.bundle}: resuming at ${(st.have / 2 ** 20).toFixed(2)} of ${(st.bytes / 2 ** 20).toFixed(2)} MB`);
       for (const f of st.files) {
@@ -98,8 +101,13 @@ async function push(dir: string, current: () => OpsClient, reconnect: () => Prom
       }
       return { uploadId: st.upload_id };
     } catch (err) {
-      // Refusals are final; a timeout or a closed link is retried from where the daemon stands.
-      if (!(err instanceof OpsCallError) || (err.code !== 'timeout' && err.code !== 'closed') || ++attempt > RETRIES) throw err;
+      // Refusals are final (the staged upload is deleted: a client that stops leaves nothing behind);
+      // a timeout or a closed link is retried from where the daemon stands.
+      const retry = err instanceof OpsCallError && (err.code === 'timeout' || err.code === 'closed') && ++attempt <= RETRIES;
+      if (!retry) {
+        if (uploadId && err instanceof OpsCallError && err.code !== 'timeout' && err.code !== 'closed') await current().call('bundle.upload.abort', { upload_id: uploadId }).catch(() => undefined);
+        throw err;
+      }
       say(o, `push: ${err.message}; reconnecting (${attempt}/${RETRIES})`);
       await new Promise((r) => setTimeout(r, Math.min(8000, 250 * 2 ** attempt)));
       await reconnect();

@@ -165,6 +165,17 @@ export class OtaManager {
     return this.uploads.add(() => this.need().staging.chunk(id, file, offset, data));
   }
 
+  /** Deletes an upload's staged files; false when there was none. */
+  uploadAbort(id: string): Promise<boolean> {
+    return this.uploads.add(async () => {
+      const { staging } = this.need();
+      if (!(await staging.pending()).includes(id)) return false;
+      await staging.abort(id);
+      this.host.log.info({ part: 'ota', upload: id }, 'upload aborted by the client');
+      return true;
+    });
+  }
+
   uploadStatus(id: string): Promise<UploadStatus> { return this.uploads.add(() => this.need().staging.status(id)); }
 
   /**
@@ -200,7 +211,10 @@ export class OtaManager {
       let offset = f.have;
       if (f.done) continue;
       for await (const part of createReadStream(join(dir, f.name), { start: offset, highWaterMark: 256 * 1024 })) {
-        const r = await this.uploadChunk(st.upload_id, f.name, offset, part as Buffer).catch((err: unknown) => this.refused(err, st.bundle));
+        const r = await this.uploadChunk(st.upload_id, f.name, offset, part as Buffer).catch(async (err: unknown) => {
+          await this.uploads.add(() => this.need().staging.abort(st.upload_id)); // a file on disk will not read differently next time
+          return this.refused(err, st.bundle);
+        });
         offset = r.have;
       }
     }

@@ -60,6 +60,11 @@ function bundleMethods(daemon: Daemon): OpsMethods {
         }
       }),
     },
+    'bundle.upload.abort': {
+      description: 'give up an upload: its staged files are deleted (a client that stops on a refusal leaves nothing behind)',
+      params: { type: 'object', additionalProperties: false, required: ['upload_id'], properties: { upload_id: { type: 'string', pattern: '^[0-9a-f]{16}$' } } },
+      handler: (p: { upload_id: string }) => guarded(async () => ({ aborted: await ota.uploadAbort(p.upload_id) })),
+    },
     'bundle.upload.finish': {
       description: 'verify the uploaded files from disk and install the bundle; activate: swap it in (at the episode end unless force)',
       params: { type: 'object', additionalProperties: false, required: ['upload_id'], properties: { upload_id: { type: 'string', pattern: '^[0-9a-f]{16}$' }, activate: { type: 'boolean' }, ...activation } },

@@ -25,6 +25,14 @@ test('vlad bundle keygen/sign, vlad run --ota-dir --trust, vlad ctl bundle push 
   cpSync(next, unsigned, { recursive: true });
   const signed = vlad(['bundle', 'sign', next, '--key', join(dir, 'keys', 'fleet.key'), '--expires', '30', '--hw-profiles', 'cpu']);
   assert.equal(signed.status, 0, signed.stderr);
+  // Signed, then damaged: a byte of the expert graph flipped after signing.
+  const corrupted = join(dir, 'corrupted');
+  cpSync(bundlePath('vlad-tiny-l1'), corrupted, { recursive: true });
+  writeFileSync(join(corrupted, 'manifest.json'), JSON.stringify({ ...m, version: '0.3.0' }));
+  assert.equal(vlad(['bundle', 'sign', corrupted, '--key', join(dir, 'keys', 'fleet.key'), '--expires', '30', '--hw-profiles', 'cpu']).status, 0);
+  const graph = readFileSync(join(corrupted, 'expert.onnx'));
+  graph[graph.length >> 1] = graph[graph.length >> 1]! ^ 0xff;
+  writeFileSync(join(corrupted, 'expert.onnx'), graph);
 
   // A short health window so the test does not wait 10 s (counted in chunks and seconds of the robot's clock).
   const params = join(dir, 'params.yaml');
@@ -66,10 +74,14 @@ test('vlad bundle keygen/sign, vlad run --ota-dir --trust, vlad ctl bundle push 
     const refused = await ctl('bundle', 'push', unsigned, '--activate');
     assert.equal(refused.status, 1);
     assert.match(refused.stderr, /unsigned: vlad-tiny-l1@0\.2\.0 is not signed/);
+    const damaged = await ctl('bundle', 'push', corrupted, '--activate');
+    assert.equal(damaged.status, 1);
+    assert.match(damaged.stderr, /hash: upload [0-9a-f]{16}: expert\.onnx hashes to [0-9a-f]{64}, the signed manifest says/);
     const list = await ctl('bundle', 'list');
     assert.equal(list.status, 0);
     assert.match(list.stdout, /^\* vlad-tiny-l1@0\.2\.0 \(last good\)$/m);
-    assert.doesNotMatch(list.stdout, /uploads in progress/);
+    assert.doesNotMatch(list.stdout, /uploads in progress/, 'a refused push leaves nothing staged');
+    assert.doesNotMatch(list.stdout, /0\.3\.0/);
     assert.equal(JSON.parse((await ctl('--json', 'status')).stdout).bundle.version, '0.2.0');
   } finally {
     child.kill('SIGTERM');
