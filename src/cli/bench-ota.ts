@@ -139,17 +139,19 @@ export async function benchSwap(o: SwapBenchOptions): Promise<Record<string, unk
     const swapping = { ...jitter(), holds };
     log(`  while swapping: ${JSON.stringify(swapping)}`);
     await daemon.stopEpisode(false);
-    const ok = rows.filter((r) => r.outcome === 'committed');
-    const dist = (f: (r: Record<string, any>) => number | null) => { const xs = ok.map(f).filter((x): x is number => x !== null); return xs.length ? summarize(xs, 1) : null; };
+    const outcomes: Record<string, number> = {};
+    for (const r of rows) outcomes[r.outcome as string] = (outcomes[r.outcome as string] ?? 0) + 1;
+    // Every push that swapped counts for the swap's timings; only committed ones for the time to commit.
+    const dist = (f: (r: Record<string, any>) => number | null, which = rows) => { const xs = which.map(f).filter((x): x is number => x !== null); return xs.length ? summarize(xs, 1) : null; };
     return {
-      rate_hz: o.rateHz, swaps: o.swaps, committed: ok.length, health_window: { chunks: o.healthChunks, seconds: o.healthS },
-      push_to_swap_ms: dist((r) => r.push_to_swap_ms), push_to_commit_ms: dist((r) => r.push_to_commit_ms),
+      rate_hz: o.rateHz, pushes_sent: o.swaps, outcomes, health_window: { chunks: o.healthChunks, seconds: o.healthS },
+      push_to_swap_ms: dist((r) => r.push_to_swap_ms), push_to_commit_ms: dist((r) => r.push_to_commit_ms, rows.filter((r) => r.outcome === 'committed')),
       uploaded_ms: dist((r) => r.uploaded_ms),
       stages_ms_mean: Object.fromEntries(['verify', 'load_self_test', 'warm_up', 'swap'].map((s) => [s, dist((r) => r.stages_ms?.[s] ?? null)?.mean ?? null])),
       loop_quiet: quiet, loop_swapping: swapping,
       rss_mb: { before: mb(rss0), after_quiet: mb(rssQuiet), peak: Math.max(...rows.map((r) => r.rss_peak_mb as number)), after_each_push: rows.map((r) => r.rss_after_mb) },
       pushes: rows,
-      note: 'the pushing client runs on the same machine (2 cores here): its upload competes with the loop for CPU',
+      note: 'the pushing client runs on the same machine as the daemon, the simulated arm and both policy workers: on 2 cores the shadow load competes with the loop for CPU. A rollback is the health window judging the new model (the reason is in pushes[])',
     };
   } finally {
     await daemon?.shutdown();
