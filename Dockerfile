@@ -43,7 +43,10 @@ RUN git clone --recursive --depth 1 -b ${ORT_BRANCH} https://github.com/microsof
 # UNVERIFIED: the tarball name depends on the branch's js/node/package.json version.
 
 WORKDIR /opt/vlad
-COPY package.json package-lock.json .npmrc ./
+# npm ci runs the package's `prepare` (tsc), so the compiler's inputs come first.
+COPY package.json package-lock.json .npmrc tsconfig.json ./
+COPY src ./src
+COPY test ./test
 # rclnodejs generates its message bindings at install time, so ROS must be sourced in the SAME
 # RUN. NodeSource's npm runs dependency install scripts (the allowScripts gate is npm 11's).
 RUN bash -c "source /opt/ros/${ROS_DISTRO}/install/setup.bash \

@@ -43,9 +43,9 @@ async function signedCopy(root: string, name: string, version: string, signer: S
   return dir;
 }
 
-/** `vlad ctl ... bundle push DIR --activate --force --json` in its own process: the fleet's side. */
-function ctlPush(ops: string, dir: string, extra: string[] = []): { child: ChildProcess; done: Promise<{ code: number; out: Record<string, any> | null; err: string }> } {
-  const child = spawn(process.execPath, [MAIN, 'ctl', '--ops', ops, '--json', '--timeout', '20000', 'bundle', 'push', dir, '--activate', '--force', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `vlad ctl ... bundle push DIR --activate [--force] --json` in its own process: the fleet's side. */
+function ctlPush(ops: string, dir: string, extra: string[] = ['--force']): { child: ChildProcess; done: Promise<{ code: number; out: Record<string, any> | null; err: string }> } {
+  const child = spawn(process.execPath, [MAIN, 'ctl', '--ops', ops, '--json', '--timeout', '20000', 'bundle', 'push', dir, '--activate', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '', err = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
@@ -57,7 +57,7 @@ function ctlPush(ops: string, dir: string, extra: string[] = []): { child: Child
   return { child, done };
 }
 
-async function simDaemon(work: string, o: { profile: string; rateHz: number; bundle: string; publicKey: string; health: Record<string, number> }): Promise<{ daemon: Daemon; ops: string }> {
+async function simDaemon(work: string, o: { profile: string; rateHz: number; bundle: string; publicKey: string; health: Record<string, number>; episodes?: 'one open' | 'tasks' }): Promise<{ daemon: Daemon; ops: string; stopEpisodes: () => Promise<void> }> {
   const ops = `ipc://${join(work, 'ops.sock')}`;
   const config = await loadDaemonConfig({ overrides: {
     robot: 'sim', hw_profile: o.profile, mode: 'autonomous', record: { dir: '' }, bundle: o.bundle,
@@ -69,9 +69,20 @@ async function simDaemon(work: string, o: { profile: string; rateHz: number; bun
   attachServing(daemon, config.params, daemon.log, () => undefined);
   await daemon.serveOnly();
   await daemon.start();
-  await daemon.startEpisode({ instruction: 'pick up the red cube' });
+  let stopping = false;
+  const stopEpisodes = async () => { stopping = true; if (daemon.status().episode) await daemon.stopEpisode(false).catch(() => undefined); };
+  if ((o.episodes ?? 'one open') === 'tasks') {
+    // Task episodes back to back, as a working robot runs them: each ends itself (success or time limit).
+    const tasks = ['pick', 'place', 'touch'] as const;
+    let n = 0;
+    const next = () => { if (!stopping) daemon.startEpisode({ task: tasks[n % 3]!, seed: 7000 + n++ }).catch(() => undefined); };
+    daemon.onEpisodeEnd(() => setImmediate(next));
+    next();
+  } else {
+    await daemon.startEpisode({ instruction: 'pick up the red cube' });
+  }
   while (daemon.controlLoop!.state !== 'run') await sleep(5);
-  return { daemon, ops };
+  return { daemon, ops, stopEpisodes };
 }
 
 // --- swap ---
@@ -88,7 +99,7 @@ export async function benchSwap(o: SwapBenchOptions): Promise<Record<string, unk
     // Two real models with the same I/O, alternating: each push changes the weights that plan.
     const pushes: string[] = [];
     for (let k = 1; k <= o.swaps; k++) pushes.push(await signedCopy(work, k % 2 ? 'vlad-base-l1' : 'vlad-base-flow', `2.0.${k}`, signer));
-    const started = await simDaemon(work, { profile: o.profile, rateHz: o.rateHz, bundle: packagePath('models', 'bundles', 'vlad-base-flow'), publicKey: key.publicKey, health: { chunks: o.healthChunks, seconds: o.healthS } });
+    const started = await simDaemon(work, { profile: o.profile, rateHz: o.rateHz, bundle: packagePath('models', 'bundles', 'vlad-base-flow'), publicKey: key.publicKey, health: { chunks: o.healthChunks, seconds: o.healthS }, episodes: 'tasks' });
     daemon = started.daemon;
     const events: { t: number; e: Record<string, any> }[] = [];
     daemon.onOta((e) => events.push({ t: performance.now(), e }));
@@ -100,7 +111,7 @@ export async function benchSwap(o: SwapBenchOptions): Promise<Record<string, unk
     daemon.controlLoop!.addTap((r) => { if (recording && r.source === 'hold') holds[r.state] = (holds[r.state] ?? 0) + 1; });
     const jitter = () => { const j = late.length ? summarize(late, 4) : null; return { ticks: late.length, jitter_ms: j && { p50: j.p50, p99: j.p99, max: j.max }, deadline_misses: misses }; };
 
-    log(`bench swap: ${o.rateHz} Hz loop on the simulated arm, vlad-base-flow planning; ${o.quietS} s quiet, then ${o.swaps} pushes (vlad-base-l1 and vlad-base-flow alternating), each committed after a ${o.healthChunks}-chunk / ${o.healthS} s health window`);
+    log(`bench swap: ${o.rateHz} Hz loop on the simulated arm running pick/place/touch episodes back to back, vlad-base-flow planning; ${o.quietS} s quiet, then ${o.swaps} pushes (vlad-base-l1 and vlad-base-flow alternating), each swapped in at an episode's end and judged by a ${o.healthChunks}-chunk / ${o.healthS} s health window`);
     const rss0 = process.memoryUsage().rss;
     recording = true;
     await sleep(o.quietS * 1000);
@@ -117,7 +128,7 @@ export async function benchSwap(o: SwapBenchOptions): Promise<Record<string, unk
       const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 20);
       const t0 = performance.now();
       const from = events.length;
-      const push = ctlPush(started.ops, dir);
+      const push = ctlPush(started.ops, dir, []); // no --force: the swap waits for the episode's end
       const r = await push.done;
       clearInterval(sampler);
       const mine = events.slice(from);
@@ -138,7 +149,7 @@ export async function benchSwap(o: SwapBenchOptions): Promise<Record<string, unk
     recording = false;
     const swapping = { ...jitter(), holds };
     log(`  while swapping: ${JSON.stringify(swapping)}`);
-    await daemon.stopEpisode(false);
+    await started.stopEpisodes();
     const outcomes: Record<string, number> = {};
     for (const r of rows) outcomes[r.outcome as string] = (outcomes[r.outcome as string] ?? 0) + 1;
     // Every push that swapped counts for the swap's timings; only committed ones for the time to commit.
@@ -147,7 +158,7 @@ export async function benchSwap(o: SwapBenchOptions): Promise<Record<string, unk
       rate_hz: o.rateHz, pushes_sent: o.swaps, outcomes, health_window: { chunks: o.healthChunks, seconds: o.healthS },
       push_to_swap_ms: dist((r) => r.push_to_swap_ms), push_to_commit_ms: dist((r) => r.push_to_commit_ms, rows.filter((r) => r.outcome === 'committed')),
       uploaded_ms: dist((r) => r.uploaded_ms),
-      stages_ms_mean: Object.fromEntries(['verify', 'load_self_test', 'warm_up', 'swap'].map((s) => [s, dist((r) => r.stages_ms?.[s] ?? null)?.mean ?? null])),
+      stages_ms_mean: Object.fromEntries(['verify', 'load_self_test', 'warm_up', 'wait_episode', 'swap'].map((s) => [s, dist((r) => r.stages_ms?.[s] ?? null)?.mean ?? null])),
       loop_quiet: quiet, loop_swapping: swapping,
       rss_mb: { before: mb(rss0), after_quiet: mb(rssQuiet), peak: Math.max(...rows.map((r) => r.rss_peak_mb as number)), after_each_push: rows.map((r) => r.rss_after_mb) },
       pushes: rows,

@@ -87,4 +87,9 @@ test('vlad bundle keygen/sign, vlad run --ota-dir --trust, vlad ctl bundle push 
     child.kill('SIGTERM');
     assert.equal(await exited, 0, log);
   }
+  // No secret in any log: the signing key's body appears neither in the daemon's log nor in ctl's output.
+  const secret = readFileSync(join(dir, 'keys', 'fleet.key'), 'utf8').split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+  assert.ok(secret.length > 40);
+  assert.ok(!log.includes(secret) && !log.includes(secret.slice(0, 40)), 'the secret key is not in the log');
+  assert.match(log, /passed its health window/, 'the log does carry the OTA stages');
 });
