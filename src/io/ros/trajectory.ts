@@ -27,7 +27,7 @@ export interface TrajectoryMessageOptions {
 /** trajectory_msgs/JointTrajectory for a trajectory of the control loop. */
 export function trajectoryMessage(traj: JointTrajectory, opts: TrajectoryMessageOptions = {}): JointTrajectoryMsg {
   const shiftS = opts.rosOffsetNs === undefined && opts.nowNs !== undefined && opts.nowNs > traj.stampNs ? Number(opts.nowNs - traj.stampNs) / 1e9 : 0;
-  const kept = traj.points.filter((p) => p.timeFromStartS - shiftS > 1e-9);
+  const kept = shiftS > 0 ? traj.points.filter((p) => p.timeFromStartS - shiftS > 1e-9) : traj.points;
   const points = kept.map((p, i) => {
     const last = i === kept.length - 1;
     return {
