@@ -14,6 +14,7 @@ import { ControlLoop, DelayedPlanner, ObservationStore, timedPlanner, type Chunk
 import { PolicyEngine } from '../policy/index.js';
 import { openRecorder, recorderSpecFromBundleIO, type Recorder } from '../rlds/index.js';
 import { TeleopReceiver } from '../io/zmq/index.js';
+import { loadRclnodejs, type Rcl } from '../io/ros/index.js';
 import { ComputeScheduler } from '../sched/index.js';
 import { ControlMetrics, OtaMetrics, PeerMetrics, createRegistry, serveMetrics, type MetricsServer } from '../metrics/index.js';
 import type { PeerCounter, PeerPolicy } from '../io/wire/index.js';
@@ -32,6 +33,8 @@ import { LoopStats } from './loop-stats.js';
 import { ScriptedOperatorDevice, TeleopInput } from './teleop-input.js';
 import { PolicySlot } from './policy-slot.js';
 import { OtaManager } from './ota.js';
+import { DaemonRosNode } from './ros-node.js';
+import { newestOperatorInput } from './teleop-input.js';
 
 export type ClockKind = 'realtime' | 'lockstep';
 
@@ -58,8 +61,18 @@ export interface DaemonOptions {
   warmUpTicks?: number;
   /** Realtime: the control thread's priority (default nice -10 and SCHED_FIFO 50 when permitted, else what is); false leaves it. */
   priority?: { nice?: number; fifo?: number } | false;
-  /** A robot driver to use instead of building one from the params (a test double, a ROS driver). */
+  /** A robot driver to use instead of building one from the params (a test double). */
   driver?: RobotDriver;
+  /** robot 'ros': the rclnodejs module (default: loadRclnodejs(), which refuses when ROS is not sourced; tests: the double). */
+  rcl?: Rcl;
+  /** robot 'ros': the arguments rclnodejs.init parses for --ros-args (default process.argv). */
+  rosArgv?: string[];
+}
+
+/** Runs around every lifecycle transition, whoever asked for it (the ROS node mirrors them). */
+export interface TransitionHook {
+  before?(t: Transition, from: LifecycleState): void;
+  after?(t: Transition, from: LifecycleState, ok: boolean, to: LifecycleState): void;
 }
 
 export interface EpisodeRequest {
@@ -128,6 +141,9 @@ export class Daemon {
   private readonly peerMetrics: PeerMetrics;
   private readonly peerCount: PeerCounter;
   private instruction = '';
+  private ros: DaemonRosNode | undefined;
+  /** Called around every transition (see TransitionHook). */
+  readonly transitionHooks = new Set<TransitionHook>();
   episodes: EpisodeManager | undefined;
   /** Over-the-air swaps (off unless ota.dir is set): store, trust, shadow warm-up, health window. */
   readonly ota: OtaManager;
@@ -149,6 +165,7 @@ export class Daemon {
     this.ota = this.buildOta();
     this.stats.observer = this.ota.observer;
     this.hooks = {
+      ros_node: { start: () => this.openRosNode(), stop: () => this.closeRosNode() },
       policy: { start: () => this.openPolicy(), stop: () => this.closePolicy() },
       robot: { start: () => this.openRobot().catch(async (err: unknown) => { await this.closeRobot(); throw err; }), stop: () => this.closeRobot() },
       recorder: { start: () => this.openRecorder(), stop: () => this.closeRecorder() },
@@ -230,7 +247,21 @@ export class Daemon {
   async transition(t: string): Promise<LifecycleState> {
     this.statusCache = undefined;
     this.lifecycle.check(t);
-    return this.lifecycle.run(t, () => this.doTransition(t as Transition));
+    let from: LifecycleState | undefined;
+    const tr = t as Transition;
+    try {
+      const to = await this.lifecycle.run(t, async () => {
+        from = this.lifecycle.state;
+        for (const h of this.transitionHooks) h.before?.(tr, from);
+        await this.doTransition(tr);
+      });
+      for (const h of this.transitionHooks) h.after?.(tr, from!, true, to);
+      return to;
+    } catch (err) {
+      // `from` is set only when the work ran: a refusal (wrong state) is no transition at all.
+      if (from !== undefined) for (const h of this.transitionHooks) h.after?.(tr, from, false, this.lifecycle.state);
+      throw err;
+    }
   }
 
   private async doTransition(t: Transition): Promise<void> {
@@ -253,8 +284,8 @@ export class Daemon {
 
   /** Hold, finish the open episode as truncated, flush, close everything. Idempotent. */
   async shutdown(): Promise<void> {
-    if (this.lifecycle.state === 'finalized') return;
-    await this.transition('shutdown');
+    if (this.lifecycle.state !== 'finalized') await this.transition('shutdown');
+    await this.closeRosNode();
   }
 
   private async closeEpisode(reason: 'shutdown'): Promise<void> {
@@ -339,7 +370,12 @@ export class Daemon {
       const info = await this.sim.resetScene({ task: 'pick', seed: this.params.seed });
       this.instruction = info.instruction;
     } else {
-      throw new DaemonError('refused', "robot 'ros': the ROS 2 driver is not part of this build yet (use --robot sim)");
+      // The bundle's state order is the robot's joint order; the params must name it (the robot's own names are checked on its first JointState).
+      const names = io.state_names ?? io.action_names;
+      const p = this.params.joint_names;
+      if (names && p.join() !== names.join()) throw new DaemonError('refused', `joint_names [${p.join(', ')}] (params) are not the bundle's joint order [${names.join(', ')}]`);
+      if (p.length !== io.action_dim) throw new DaemonError('refused', `joint_names has ${p.length} joints, the bundle acts on ${io.action_dim}`);
+      this.driver = await this.ros!.openRobot(io.cameras, p);
     }
     const missing = io.cameras.filter((c) => !this.driver!.cameras.some((d) => d.name === c.name));
     if (missing.length) throw new DaemonError('refused', `the robot has no camera ${missing.map((c) => `'${c.name}'`).join(', ')} that the bundle needs`);
@@ -348,7 +384,8 @@ export class Daemon {
   }
 
   private async closeRobot(): Promise<void> {
-    if (this.driver && this.driver !== this.opts.driver) await this.driver.close();
+    if (this.ros?.robot && this.driver === this.ros.robot) await this.ros.closeRobot();
+    else if (this.driver && this.driver !== this.opts.driver) await this.driver.close();
     this.driver = undefined;
     this.sim = undefined;
   }
@@ -395,7 +432,8 @@ export class Daemon {
       camerasHz: lockstep ? this.rateHz : this.params.sim.camera_hz,
       teleopHz: this.rateHz,
     });
-    this.store = new ObservationStore(driver, streams, this.teleop);
+    const rosTeleop = this.ros;
+    this.store = new ObservationStore(driver, streams, rosTeleop?.robot ? newestOperatorInput(this.teleop, { latest: () => rosTeleop.readTeleop() }) : this.teleop);
     this.store.transform = this.opts.observationTransform;
     this.store.setInstruction(this.instruction);
     const base: ChunkPlanner = timedPlanner(this.opts.planner === 'expert'
@@ -440,6 +478,20 @@ export class Daemon {
     this.loopRun = this.loop.run();
     this.loopRun.catch((err: unknown) => this.log.fatal({ err }, 'control loop failed'));
     this.log.info({ rate_hz: this.rateHz, join: p.join, output: p.output_mode, mode: this.mode, priority: this.priority }, 'control loop running');
+  }
+
+  private async openRosNode(): Promise<void> {
+    if (this.ros) return;
+    const rcl = this.opts.rcl ?? await loadRclnodejs();
+    this.ros = await DaemonRosNode.start(rcl, this, this.opts.config, this.log.child({ part: 'ros' }), this.opts.rosArgv);
+    this.log.info({ node: this.opts.config.params.robot }, 'ROS 2 lifecycle node up');
+  }
+
+  private async closeRosNode(): Promise<void> {
+    const ros = this.ros;
+    this.ros = undefined;
+    this.running.delete('ros_node');
+    await ros?.close();
   }
 
   /** Brings the arm to rest under the loop (mode idle), bounded: a fault path brakes on its own anyway. */
@@ -560,6 +612,41 @@ export class Daemon {
     if (this.operatorRequested === on) return;
     this.operatorRequested = on;
     await this.reconcile();
+  }
+
+  /** The instruction the policy sees now. */
+  get currentInstruction(): string { return this.instruction; }
+
+  /** Resolves when the parts table has caught up with the last transition or mode change. */
+  async settled(): Promise<void> { await this.reconciling; }
+
+  /**
+   * A run-time parameter change (ROS on-set-parameters), already checked against the schema:
+   * applied when safe, else refused with the reason. mode: at once (the hand-over blends it);
+   * join: between deactivate and activate (ros2_control's rule for controller parameters);
+   * denoising_steps: read when the policy opens, so only while unconfigured.
+   */
+  applyRuntimeParam(name: string, value: unknown): { accepted: true; value: unknown } | { accepted: false; reason: string } {
+    const state = this.lifecycle.state;
+    if (this.lifecycle.transitioning) return { accepted: false, reason: `'${name}' cannot change during ${this.lifecycle.transitioning}` };
+    switch (name) {
+      case 'mode': {
+        const mode = value as OperatingMode;
+        this.params.mode = mode;
+        this.setMode(mode).catch((err: unknown) => this.log.error({ err, mode }, 'mode change failed'));
+        return { accepted: true, value };
+      }
+      case 'join':
+        if (state === 'active') return { accepted: false, reason: `'join' changes only while not active (the node is active: deactivate, set, activate)` };
+        this.params.join = value as NodeParams['join'];
+        return { accepted: true, value };
+      case 'denoising_steps':
+        if (state !== 'unconfigured') return { accepted: false, reason: `'denoising_steps' is read when the policy loads at configure (the node is ${state}: cleanup, set, configure)` };
+        this.params.denoising_steps = value as number;
+        return { accepted: true, value };
+      default:
+        return { accepted: false, reason: `'${name}' cannot change at run time` };
+    }
   }
 
   hardStop(active: boolean): void {

@@ -124,6 +124,14 @@ export interface NodeParams {
   joint_states_topic: string;
   instruction_topic: string;
   command_topic: string;
+  /** sensor_msgs/JointState positions from an operator's device (teleop / intervention); "": none. */
+  teleop_topic: string;
+  /** Per camera: raw (sensor_msgs/Image) or compressed (sensor_msgs/CompressedImage); absent: raw. */
+  camera_transport: Record<string, 'raw' | 'compressed'>;
+  /** Published joints the policy does not use (a second arm, a base): read past, not refused. */
+  ignored_joints: string[];
+  /** Configure waits this long for the first joint state (its names are checked), s. */
+  joint_states_timeout_s: number;
 }
 
 const str = { type: 'string' } as const;
@@ -231,6 +239,10 @@ export const PARAMS_SCHEMA = {
     joint_states_topic: topic,
     instruction_topic: topic,
     command_topic: topic,
+    teleop_topic: { type: 'string', pattern: '^$|^~?/?[A-Za-z_][A-Za-z0-9_/]*$' },
+    camera_transport: { type: 'object', additionalProperties: { enum: ['raw', 'compressed'] } },
+    ignored_joints: { type: 'array', items: { type: 'string', minLength: 1 } },
+    joint_states_timeout_s: { type: 'number', exclusiveMinimum: 0, maximum: 600 },
   },
 } as const;
 
@@ -273,6 +285,10 @@ export const DEFAULT_PARAMS: NodeParams = {
   joint_states_topic: '/joint_states',
   instruction_topic: '/vlad/instruction',
   command_topic: '/joint_trajectory_controller/joint_trajectory',
+  teleop_topic: '',
+  camera_transport: {},
+  ignored_joints: [],
+  joint_states_timeout_s: 5,
 };
 
 type Plain = Record<string, unknown>;

@@ -21,7 +21,7 @@ export interface PartContext {
   readonly openpi: boolean;
 }
 
-export type PartName = 'policy' | 'robot' | 'recorder' | 'teleop' | 'control' | 'scripted_operator' | 'gr00t' | 'openpi' | 'ops' | 'telemetry' | 'metrics';
+export type PartName = 'ros_node' | 'policy' | 'robot' | 'recorder' | 'teleop' | 'control' | 'scripted_operator' | 'gr00t' | 'openpi' | 'ops' | 'telemetry' | 'metrics';
 
 export interface PartSpec {
   readonly name: PartName;
@@ -35,6 +35,8 @@ const active = (c: PartContext) => c.lifecycle === 'active';
 const alive = (c: PartContext) => c.lifecycle !== 'finalized';
 
 export const PARTS: readonly PartSpec[] = [
+  // First and in every state (finalized too: it answers the shutdown that finalized it); shutdown() closes it.
+  { name: 'ros_node', what: 'ROS 2 lifecycle node (parameters, lifecycle and std_srvs services, /diagnostics); robot ros only', runs: (c) => c.robot === 'ros' },
   // The policy first: a bundle that fails its self-test leaves the robot untouched.
   { name: 'policy', what: 'policy worker: the bundle\'s ORT sessions, self-tested at configure', runs: configured },
   { name: 'robot', what: 'robot driver (sim: MuJoCo arm and cameras; ros: the ROS 2 node)', runs: configured },

@@ -100,3 +100,23 @@ export class ScriptedOperatorDevice {
     this.publisher.close();
   }
 }
+
+/**
+ * Two operator inputs as one (the ZeroMQ teleop socket and the ROS teleop topic): whichever sent
+ * the newer command, renumbered so `seq` still rises with every new command from either.
+ */
+export function newestOperatorInput(a: OperatorInput | undefined, b: { latest(): Omit<OperatorCommand, 'seq'> & { seq: number } | undefined }): OperatorInput {
+  const last = new Map<object, number>();
+  let seq = 0;
+  let newest: OperatorCommand | undefined;
+  return {
+    latest() {
+      for (const [src, c] of [[a, a?.latest()], [b, b.latest()]] as const) {
+        if (!src || !c || last.get(src) === c.seq) continue;
+        last.set(src, c.seq);
+        if (!newest || c.stampNs >= newest.stampNs) newest = { ...c, seq: ++seq };
+      }
+      return newest;
+    },
+  };
+}
