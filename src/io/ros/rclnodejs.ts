@@ -26,7 +26,7 @@ export interface RclServiceResponse<Res> { readonly template: Res; send(response
 
 /** parameter.d.ts Parameter: integers are bigint. */
 export interface RclParameter { readonly name: string; readonly type: number; value: unknown }
-export interface RclRange { readonly fromValue: number; readonly toValue: number; readonly step: number }
+export interface RclRange { readonly fromValue: number; readonly toValue: number; readonly step: number; inRange(value: number | bigint): boolean }
 export interface RclParameterDescriptor { readonly name: string; readonly type: number; readonly readOnly: boolean; additionalConstraints: string }
 
 /** rcl_interfaces/msg/SetParametersResult as the on-set callback returns it. */
