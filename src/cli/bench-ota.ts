@@ -102,10 +102,20 @@ export async function benchSwap(o: SwapBenchOptions): Promise<Record<string, unk
     const started = await simDaemon(work, { profile: o.profile, rateHz: o.rateHz, bundle: packagePath('models', 'bundles', 'vlad-base-flow'), publicKey: key.publicKey, health: { chunks: o.healthChunks, seconds: o.healthS }, episodes: 'tasks' });
     daemon = started.daemon;
     const events: { t: number; e: Record<string, any> }[] = [];
-    daemon.onOta((e) => events.push({ t: performance.now(), e }));
+    // Which part of a swap each missed tick fell in: the stage the daemon reports, 'push' from the
+    // client's start to the upload's end, 'health' during the trial, 'between' otherwise.
+    let stage = 'between';
+    const missesByStage: Record<string, number> = {};
+    daemon.onOta((e) => {
+      events.push({ t: performance.now(), e });
+      if (e.event === 'stage') stage = e.stage as string;
+      else if (e.event === 'stage_done' && e.stage === 'upload') stage = 'verify';
+      else if (e.event === 'swapped') stage = 'health';
+      else if (e.event === 'committed' || e.event === 'rolled_back' || e.event === 'refused') stage = 'between';
+    });
     const late: number[] = [];
     let misses = 0, recording = false;
-    daemon.stats.tickListener = (lateS, m) => { if (recording) { late.push(lateS * 1e3); misses += m; } };
+    daemon.stats.tickListener = (lateS, m) => { if (recording) { late.push(lateS * 1e3); misses += m; if (m) missesByStage[stage] = (missesByStage[stage] ?? 0) + m; } };
     // Held ticks by the watchdog's state: 'ok' means the queue ran dry, anything else a stale input.
     const holds: Record<string, number> = {};
     daemon.controlLoop!.addTap((r) => { if (recording && r.source === 'hold') holds[r.state] = (holds[r.state] ?? 0) + 1; });
@@ -128,6 +138,7 @@ export async function benchSwap(o: SwapBenchOptions): Promise<Record<string, unk
       const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 20);
       const t0 = performance.now();
       const from = events.length;
+      stage = 'push';
       const push = ctlPush(started.ops, dir, []); // no --force: the swap waits for the episode's end
       const r = await push.done;
       clearInterval(sampler);
@@ -147,7 +158,7 @@ export async function benchSwap(o: SwapBenchOptions): Promise<Record<string, unk
       log(`  push ${k + 1}/${pushes.length}: ${row.bundle} ${row.outcome}: swap after ${row.push_to_swap_ms} ms (uploaded after ${row.uploaded_ms} ms, stages ${JSON.stringify(row.stages_ms)}), ${row.outcome} after ${row.push_to_commit_ms} ms${'reason' in row ? ` (${row.reason})` : ''}; rss peak ${row.rss_peak_mb} MB, after ${row.rss_after_mb} MB`);
     }
     recording = false;
-    const swapping = { ...jitter(), holds };
+    const swapping = { ...jitter(), deadline_misses_by_stage: missesByStage, holds };
     log(`  while swapping: ${JSON.stringify(swapping)}`);
     await started.stopEpisodes();
     const outcomes: Record<string, number> = {};
