@@ -175,6 +175,7 @@ export async function benchSwap(o: SwapBenchOptions): Promise<Record<string, unk
       stages_ms_mean: Object.fromEntries(['verify', 'load_self_test', 'warm_up', 'wait_episode', 'swap'].map((s) => [s, dist((r) => r.stages_ms?.[s] ?? null)?.mean ?? null])),
       loop_quiet: quiet, loop_swapping: swapping,
       rss_mb: { before: mb(rss0), after_quiet: mb(rssQuiet), peak: Math.max(...rows.map((r) => r.rss_peak_mb as number)), after_each_push: rows.map((r) => r.rss_after_mb) },
+      control_thread: daemon.realtimeReport.priority,
       pushes: rows,
       note: 'the pushing client (nice 19, standing in for an off-board client) runs on the same 2 cores as the daemon, the simulated arm and both policy workers. A rollback is the health window judging the new model (the reason is in pushes[])',
     };
