@@ -60,6 +60,38 @@ function ctlPush(ops: string, dir: string, extra: string[] = ['--force']): { chi
   return { child, done };
 }
 
+/**
+ * The fleet's side for bench swap: one small shell started before anything is measured, which
+ * runs `vlad ctl bundle push` for each directory written to its stdin (at nice 19). Forking the
+ * client from the daemon's own process would block its main thread 5-10 ms a push (the fork of a
+ * large process), a miss the robot never sees from a client on another machine.
+ */
+function pusher(ops: string): { push(dir: string): Promise<{ code: number; out: Record<string, any> | null; err: string }>; close(): void } {
+  const script = `while IFS= read -r dir; do "$0" "$1" ctl --ops "$2" --json --timeout 20000 bundle push "$dir" --activate 2>/dev/null; echo "EXIT $?"; done`;
+  const child = spawn('nice', ['-n', '19', 'bash', '-c', script, process.execPath, MAIN, ops], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let buf = '';
+  let waiting: ((line: string) => void) | undefined;
+  const lines: string[] = [];
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) { lines.push(buf.slice(0, i)); buf = buf.slice(i + 1); }
+    if (waiting && lines.some((l) => l.startsWith('EXIT '))) { const w = waiting; waiting = undefined; w(''); }
+  });
+  return {
+    push: (dir) => new Promise((resolve) => {
+      waiting = () => {
+        const exit = lines.findIndex((l) => l.startsWith('EXIT '));
+        const mine = lines.splice(0, exit + 1);
+        let out: Record<string, any> | null = null;
+        try { out = JSON.parse(mine[mine.length - 2] ?? '') as Record<string, any>; } catch { /* no answer */ }
+        resolve({ code: Number(mine[mine.length - 1]!.slice(5)), out, err: '' });
+      };
+      child.stdin!.write(`${dir}\n`);
+    }),
+    close: () => { child.stdin!.end(); },
+  };
+}
+
 async function simDaemon(work: string, o: { profile: string; rateHz: number; bundle: string; publicKey: string; health: Record<string, number>; episodes?: 'one open' | 'tasks' }): Promise<{ daemon: Daemon; ops: string; stopEpisodes: () => Promise<void> }> {
   const ops = `ipc://${join(work, 'ops.sock')}`;
   const config = await loadDaemonConfig({ overrides: {
@@ -96,6 +128,7 @@ export async function benchSwap(o: SwapBenchOptions): Promise<Record<string, unk
   const log = o.progress ?? (() => undefined);
   const work = await mkdtemp(join(tmpdir(), 'vlad-bench-swap-'));
   let daemon: Daemon | undefined;
+  let fleet: ReturnType<typeof pusher> | undefined;
   try {
     const key = await writeSigningKey(work, 'bench');
     const signer = { keyFile: key.keyFile, publicKey: key.publicKey, profile: o.profile };
@@ -104,6 +137,7 @@ export async function benchSwap(o: SwapBenchOptions): Promise<Record<string, unk
     for (let k = 1; k <= o.swaps; k++) pushes.push(await signedCopy(work, k % 2 ? 'vlad-base-l1' : 'vlad-base-flow', `2.0.${k}`, signer));
     const started = await simDaemon(work, { profile: o.profile, rateHz: o.rateHz, bundle: packagePath('models', 'bundles', 'vlad-base-flow'), publicKey: key.publicKey, health: { chunks: o.healthChunks, seconds: o.healthS }, episodes: 'tasks' });
     daemon = started.daemon;
+    fleet = pusher(started.ops);
     const events: { t: number; e: Record<string, any> }[] = [];
     // Which part of a swap each missed tick fell in: the stage the daemon reports, 'push' from the
     // client's start to the upload's end, 'health' during the trial, 'between' otherwise.
@@ -142,8 +176,7 @@ export async function benchSwap(o: SwapBenchOptions): Promise<Record<string, unk
       const t0 = performance.now();
       const from = events.length;
       stage = 'push';
-      const push = ctlPush(started.ops, dir, []); // no --force: the swap waits for the episode's end
-      const r = await push.done;
+      const r = await fleet.push(dir); // no --force: the swap waits for the episode's end
       clearInterval(sampler);
       const mine = events.slice(from);
       const at = (name: string) => mine.find((x) => x.e.event === name);
@@ -177,9 +210,10 @@ export async function benchSwap(o: SwapBenchOptions): Promise<Record<string, unk
       rss_mb: { before: mb(rss0), after_quiet: mb(rssQuiet), peak: Math.max(...rows.map((r) => r.rss_peak_mb as number)), after_each_push: rows.map((r) => r.rss_after_mb) },
       control_thread: daemon.realtimeReport.priority,
       pushes: rows,
-      note: 'the pushing client (nice 19, standing in for an off-board client) runs on the same 2 cores as the daemon, the simulated arm and both policy workers. A rollback is the health window judging the new model (the reason is in pushes[])',
+      note: 'the pushing client (vlad ctl at nice 19, launched by a shell started before measuring, standing in for an off-board client) runs on the same 2 cores as the daemon, the simulated arm and both policy workers. A rollback is the health window judging the new model (the reason is in pushes[])',
     };
   } finally {
+    fleet?.close();
     await daemon?.shutdown();
     await rm(work, { recursive: true, force: true });
   }
