@@ -3,16 +3,15 @@
 // one episode open); a separate client process sends `status` requests at a fixed rate over the
 // ops socket and times each round trip. The loop's tick lateness is measured twice, with and
 // without that load.
-import { commandLogger } from '../core/index.js';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { summarize } from '../core/index.js';
-import { attachServing, Daemon, loadDaemonConfig } from '../daemon/index.js';
 import { OpsClient } from '../io/zmq/index.js';
 import { cpuTimes, stealPct } from './bench-control.js';
+import { startBenchDaemon, type BenchDaemon } from './bench-daemon.js';
 
 export interface OpsBenchOptions { rateHz: number; durationS: number; requestRate: number; profile: string; bundle?: string | undefined; progress?: (line: string) => void }
 
@@ -51,17 +50,10 @@ export async function opsLoad(endpoint: string, requestRate: number, durationS: 
 export async function benchOps(o: OpsBenchOptions): Promise<Record<string, unknown>> {
   const log = o.progress ?? (() => undefined);
   const work = await mkdtemp(join(tmpdir(), 'vlad-bench-ops-'));
-  const endpoint = `ipc://${join(work, 'ops.sock')}`;
-  const config = await loadDaemonConfig({ overrides: {
-    robot: 'sim', hw_profile: o.profile, mode: 'autonomous', ops: { endpoint, telemetry_endpoint: `ipc://${join(work, 'telemetry.sock')}` }, teleop: { endpoint: `ipc://${join(work, 'teleop.sock')}` },
-    sim: { clock: 'realtime', physics_dt: 0.004, camera_hz: 30 }, ...(o.bundle ? { bundle: o.bundle } : {}),
-  } });
-  const daemon = new Daemon({ config, log: commandLogger(), serve: true, rateHz: o.rateHz });
-  attachServing(daemon, config.params, daemon.log, () => undefined);
   const late: number[] = [];
   let misses = 0;
   let recording = false;
-  daemon.stats.tickListener = (lateS, m) => { if (recording) { late.push(lateS * 1e3); misses += m; } };
+  let started: BenchDaemon | undefined;
   const phase = async (load: boolean): Promise<Record<string, unknown>> => {
     late.length = 0; misses = 0;
     let cpu0 = cpuTimes();
@@ -70,7 +62,7 @@ export async function benchOps(o: OpsBenchOptions): Promise<Record<string, unkno
       // The client runs in its own process: its own work must not load the daemon's event loop.
       // The loop is measured while the client counts (after its start-up).
       const main = fileURLToPath(new URL('./main.js', import.meta.url));
-      const child = spawn(process.execPath, [main, 'bench', 'ops-client', '--ops', endpoint, '--request-rate', String(o.requestRate), '--duration', String(o.durationS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [main, 'bench', 'ops-client', '--ops', started!.ops, '--request-rate', String(o.requestRate), '--duration', String(o.durationS)], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
@@ -87,16 +79,15 @@ export async function benchOps(o: OpsBenchOptions): Promise<Record<string, unkno
     return { ticks: late.length, jitter_ms: j && { p50: j.p50, p99: j.p99, max: j.max, mean: j.mean }, deadline_misses: misses, cpu_steal_pct: stealPct(cpu0, cpuTimes()), ...(client ? { client: await client } : {}) };
   };
   try {
-    await daemon.serveOnly();
-    await daemon.start();
-    await daemon.startEpisode({ instruction: 'pick up the red cube' });
-    while (daemon.controlLoop!.state !== 'run') await sleep(5);
+    started = await startBenchDaemon(work, { rateHz: o.rateHz, episodes: 'one open', overrides: { hw_profile: o.profile, ...(o.bundle ? { bundle: o.bundle } : {}) } });
+    const daemon = started.daemon;
+    daemon.stats.tickListener = (lateS, m) => { if (recording) { late.push(lateS * 1e3); misses += m; } };
     log(`bench ops: ${o.rateHz} Hz loop, policy re-planning; ${o.durationS} s quiet, then ${o.durationS} s with ${o.requestRate} status requests/s from another process`);
     const quiet = await phase(false);
     log(`  quiet: jitter ${JSON.stringify(quiet.jitter_ms)}`);
     const loaded = await phase(true);
     log(`  loaded: jitter ${JSON.stringify(loaded.jitter_ms)}, client ${JSON.stringify(loaded.client)}`);
-    await daemon.stopEpisode(false);
+    await started.stopEpisodes();
     return {
       rate_hz: o.rateHz, duration_s: o.durationS, request_rate: o.requestRate, transport: 'ipc (ZeroMQ ROUTER/DEALER, msgpack)',
       rtt_ms: (loaded.client as { rtt_ms: unknown }).rtt_ms, requests: (loaded.client as { requests: number }).requests, errors: (loaded.client as { errors: number }).errors,
@@ -105,7 +96,7 @@ export async function benchOps(o: OpsBenchOptions): Promise<Record<string, unkno
       control_thread: daemon.realtimeReport.priority,
     };
   } finally {
-    await daemon.shutdown();
+    await started?.daemon.shutdown();
     await rm(work, { recursive: true, force: true });
   }
 }

@@ -12,13 +12,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cp, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
-import { setPriority, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { commandLogger, packagePath, summarize } from '../core/index.js';
-import { attachServing, Daemon, loadDaemonConfig } from '../daemon/index.js';
+import { packagePath, summarize } from '../core/index.js';
+import type { Daemon } from '../daemon/index.js';
 import { OpsClient } from '../io/zmq/index.js';
+import { startBenchDaemon } from './bench-daemon.js';
 import { signBundle, writeSigningKey } from './bundle-sign.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -43,81 +44,40 @@ async function signedCopy(root: string, name: string, version: string, signer: S
   return dir;
 }
 
-/** `vlad ctl ... bundle push DIR --activate [--force] --json` in its own process: the fleet's side. */
-function ctlPush(ops: string, dir: string, extra: string[] = ['--force']): { child: ChildProcess; done: Promise<{ code: number; out: Record<string, any> | null; err: string }> } {
-  const child = spawn(process.execPath, [MAIN, 'ctl', '--ops', ops, '--json', '--timeout', '20000', 'bundle', 'push', dir, '--activate', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
-  // The fleet's client runs on another machine; here it shares the robot's cores, so it runs at
-  // the lowest priority to stand in for that (its Node start-up alone is ~0.3 s of CPU).
-  try { if (child.pid) setPriority(child.pid, 19); } catch { /* not permitted: it competes at normal priority */ }
-  let out = '', err = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  const done = new Promise<{ code: number; out: Record<string, any> | null; err: string }>((res) => child.on('exit', (code, signal) => {
-    let parsed: Record<string, any> | null = null;
-    try { parsed = JSON.parse(out.trim().split('\n').pop() ?? '') as Record<string, any>; } catch { /* no JSON: see err */ }
-    res({ code: code ?? (signal ? 128 : 1), out: parsed, err });
-  }));
-  return { child, done };
-}
+type PushResult = { code: number; out: Record<string, any> | null; err: string };
 
 /**
- * The fleet's side for bench swap: one small shell started before anything is measured, which
- * runs `vlad ctl bundle push` for each directory written to its stdin (at nice 19). Forking the
- * client from the daemon's own process would block its main thread 5-10 ms a push (the fork of a
- * large process), a miss the robot never sees from a client on another machine.
+ * The fleet's side: one small shell, started before anything is measured, runs `vlad ctl bundle
+ * push DIR --activate --json [extra]` at nice 19 for each directory written to its stdin. The
+ * client runs on another machine in the field; here it shares the robot's cores, and forking it
+ * from the daemon's own process would block the daemon's main thread 5-10 ms a push (the fork of
+ * a large process), a miss a robot never sees from a remote client. ctl's stderr (progress lines)
+ * is merged into the reply: the answer is its last JSON line.
  */
-function pusher(ops: string): { push(dir: string): Promise<{ code: number; out: Record<string, any> | null; err: string }>; close(): void } {
-  const script = `while IFS= read -r dir; do "$0" "$1" ctl --ops "$2" --json --timeout 20000 bundle push "$dir" --activate 2>/dev/null; echo "EXIT $?"; done`;
-  const child = spawn('nice', ['-n', '19', 'bash', '-c', script, process.execPath, MAIN, ops], { stdio: ['pipe', 'pipe', 'inherit'] });
+function pusher(ops: string, extra: string[]): { push(dir: string): Promise<PushResult>; close(): void } {
+  const script = 'while IFS= read -r dir; do "$0" "$1" ctl --ops "$2" --json --timeout 20000 bundle push "$dir" --activate "${@:3}" 2>&1; echo "EXIT $?"; done';
+  const child = spawn('nice', ['-n', '19', 'bash', '-c', script, process.execPath, MAIN, ops, ...extra], { stdio: ['pipe', 'pipe', 'inherit'] });
   let buf = '';
-  let waiting: ((line: string) => void) | undefined;
   const lines: string[] = [];
+  let waiting: (() => void) | undefined;
   child.stdout!.on('data', (d: Buffer) => {
     buf += d.toString();
     for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) { lines.push(buf.slice(0, i)); buf = buf.slice(i + 1); }
-    if (waiting && lines.some((l) => l.startsWith('EXIT '))) { const w = waiting; waiting = undefined; w(''); }
+    if (waiting && lines.some((l) => l.startsWith('EXIT '))) { const w = waiting; waiting = undefined; w(); }
   });
+  const json = (line: string): Record<string, any> | null => { try { const v: unknown = JSON.parse(line); return v && typeof v === 'object' ? v as Record<string, any> : null; } catch { return null; } };
   return {
     push: (dir) => new Promise((resolve) => {
       waiting = () => {
-        const exit = lines.findIndex((l) => l.startsWith('EXIT '));
-        const mine = lines.splice(0, exit + 1);
-        let out: Record<string, any> | null = null;
-        try { out = JSON.parse(mine[mine.length - 2] ?? '') as Record<string, any>; } catch { /* no answer */ }
-        resolve({ code: Number(mine[mine.length - 1]!.slice(5)), out, err: '' });
+        const mine = lines.splice(0, lines.findIndex((l) => l.startsWith('EXIT ')) + 1);
+        const code = Number(mine.pop()!.slice(5));
+        const answer = mine.map(json).filter((v): v is Record<string, any> => v !== null).pop() ?? null;
+        resolve({ code, out: answer, err: mine.filter((l) => json(l) === null).join('\n') });
       };
       child.stdin!.write(`${dir}\n`);
     }),
     close: () => { child.stdin!.end(); },
   };
-}
-
-async function simDaemon(work: string, o: { profile: string; rateHz: number; bundle: string; publicKey: string; health: Record<string, number>; episodes?: 'one open' | 'tasks' }): Promise<{ daemon: Daemon; ops: string; stopEpisodes: () => Promise<void> }> {
-  const ops = `ipc://${join(work, 'ops.sock')}`;
-  const config = await loadDaemonConfig({ overrides: {
-    robot: 'sim', hw_profile: o.profile, mode: 'autonomous', record: { dir: '' }, bundle: o.bundle,
-    ops: { endpoint: ops, telemetry_endpoint: `ipc://${join(work, 'telemetry.sock')}` }, teleop: { endpoint: `ipc://${join(work, 'teleop.sock')}` },
-    sim: { clock: 'realtime', physics_dt: 0.004, camera_hz: 30 },
-    ota: { dir: join(work, 'ota'), trusted_keys: [o.publicKey], health: o.health },
-  } });
-  const daemon = new Daemon({ config, log: commandLogger(), serve: true, rateHz: o.rateHz });
-  attachServing(daemon, config.params, daemon.log, () => undefined);
-  await daemon.serveOnly();
-  await daemon.start();
-  let stopping = false;
-  const stopEpisodes = async () => { stopping = true; if (daemon.status().episode) await daemon.stopEpisode(false).catch(() => undefined); };
-  if ((o.episodes ?? 'one open') === 'tasks') {
-    // Task episodes back to back, as a working robot runs them: each ends itself (success or time limit).
-    const tasks = ['pick', 'place', 'touch'] as const;
-    let n = 0;
-    const next = () => { if (!stopping) daemon.startEpisode({ task: tasks[n % 3]!, seed: 7000 + n++ }).catch(() => undefined); };
-    daemon.onEpisodeEnd(() => setImmediate(next));
-    next();
-  } else {
-    await daemon.startEpisode({ instruction: 'pick up the red cube' });
-  }
-  while (daemon.controlLoop!.state !== 'run') await sleep(5);
-  return { daemon, ops, stopEpisodes };
 }
 
 // --- swap ---
@@ -135,9 +95,12 @@ export async function benchSwap(o: SwapBenchOptions): Promise<Record<string, unk
     // Two real models with the same I/O, alternating: each push changes the weights that plan.
     const pushes: string[] = [];
     for (let k = 1; k <= o.swaps; k++) pushes.push(await signedCopy(work, k % 2 ? 'vlad-base-l1' : 'vlad-base-flow', `2.0.${k}`, signer));
-    const started = await simDaemon(work, { profile: o.profile, rateHz: o.rateHz, bundle: packagePath('models', 'bundles', 'vlad-base-flow'), publicKey: key.publicKey, health: { chunks: o.healthChunks, seconds: o.healthS }, episodes: 'tasks' });
+    const started = await startBenchDaemon(work, { rateHz: o.rateHz, episodes: 'tasks', overrides: {
+      hw_profile: o.profile, bundle: packagePath('models', 'bundles', 'vlad-base-flow'),
+      ota: { dir: join(work, 'ota'), trusted_keys: [key.publicKey], health: { chunks: o.healthChunks, seconds: o.healthS } },
+    } });
     daemon = started.daemon;
-    fleet = pusher(started.ops);
+    fleet = pusher(started.ops, []); // no --force: each swap waits for the episode's end
     const events: { t: number; e: Record<string, any> }[] = [];
     // Which part of a swap each missed tick fell in: the stage the daemon reports, 'push' from the
     // client's start to the upload's end, 'health' during the trial, 'between' otherwise.
@@ -176,7 +139,7 @@ export async function benchSwap(o: SwapBenchOptions): Promise<Record<string, unk
       const t0 = performance.now();
       const from = events.length;
       stage = 'push';
-      const r = await fleet.push(dir); // no --force: the swap waits for the episode's end
+      const r = await fleet.push(dir);
       clearInterval(sampler);
       const mine = events.slice(from);
       const at = (name: string) => mine.find((x) => x.e.event === name);
@@ -231,6 +194,7 @@ export async function benchOtaFaults(o: FaultBenchOptions): Promise<Record<strin
   const BASE = 'vlad-tiny-l1';
   const fixture = (f: string) => packagePath('test', 'fixtures', 'ota', f);
   let daemon: Daemon | undefined;
+  let fleet: ReturnType<typeof pusher> | undefined;
   try {
     const key = await writeSigningKey(work, 'fleet');
     const stranger = await writeSigningKey(work, 'stranger');
@@ -250,8 +214,11 @@ export async function benchOtaFaults(o: FaultBenchOptions): Promise<Record<strin
     // The budget a re-plan leaves is far above this tiny model's latency; the bench judges speed
     // against a budget the 40x slower graph cannot meet and the shipped one meets easily.
     const health = { chunks: 5, seconds: 1, latency_budget_ms: 40 };
-    const started = await simDaemon(join(work), { profile: o.profile, rateHz: 50, bundle: packagePath('models', 'bundles', BASE), publicKey: key.publicKey, health });
+    const started = await startBenchDaemon(work, { rateHz: 50, episodes: 'one open', overrides: {
+      hw_profile: o.profile, bundle: packagePath('models', 'bundles', BASE), ota: { dir: join(work, 'ota'), trusted_keys: [key.publicKey], health },
+    } });
     daemon = started.daemon;
+    fleet = pusher(started.ops, ['--force']); // one episode stays open: swap at once
     let misses = 0;
     daemon.stats.tickListener = (_l, m) => { misses += m; };
     const table: Record<string, Record<string, number>> = {};
@@ -272,7 +239,7 @@ export async function benchOtaFaults(o: FaultBenchOptions): Promise<Record<strin
       for (let i = 0; i < o.trials; i++) {
         const before = daemon.policy!.modelVersion;
         const dir = await kind.bundle(`1.0.${version++}`);
-        const r = await ctlPush(started.ops, dir).done;
+        const r = await fleet.push(dir);
         // A refusal during the swap is an outcome {outcome: 'refused', code}; one at upload an error {ok: false, error: 'CODE: ...'}.
         const outcome = r.out?.outcome === 'refused' ? r.out.code as string : r.out?.outcome ?? (r.out?.ok === false ? /^([a-z_]+): /.exec(r.out.error as string)?.[1] : undefined) ?? `exit ${r.code}`;
         const broken = await whole();
@@ -296,7 +263,7 @@ export async function benchOtaFaults(o: FaultBenchOptions): Promise<Record<strin
       const half = (await readFile(join(dir, big.name))).subarray(0, big.bytes >> 1);
       for (let off = 0; off < half.length; off += 64 * 1024) await first.call('bundle.upload.chunk', { upload_id: st.upload_id, file: big.name, offset: off, data: half.subarray(off, off + 64 * 1024) });
       await first.close();
-      const second = await ctlPush(started.ops, dir).done;
+      const second = await fleet.push(dir);
       const resumed = /resuming at/.test(second.err) ? 'resumed' : 'started over';
       const broken = await whole();
       const k = `${second.out?.outcome ?? `exit ${second.code}`} (${resumed})${broken ? ` BROKEN(${broken})` : ''}`;
@@ -306,13 +273,16 @@ export async function benchOtaFaults(o: FaultBenchOptions): Promise<Record<strin
     table['dropped upload (half sent, link closed)'] = dropped;
     log(`  dropped upload: ${JSON.stringify(dropped)}`);
     const inDaemonMisses = misses;
+    const inDaemonTicks = daemon.stats.summary().ticks;
+    fleet.close();
     await daemon.shutdown();
     daemon = undefined;
 
     // The daemon SIGKILLed at each stage, then restarted on the same store.
     const kills = await killSuite(work, { ...o, base: BASE, signer, health, nextVersion: () => `1.0.${version++}`, log });
-    return { trials: o.trials, kill_trials: o.killTrials, outcomes: table, loop_deadline_misses_during_faults: inDaemonMisses, daemon_killed: kills };
+    return { trials: o.trials, kill_trials: o.killTrials, outcomes: table, loop_during_faults: { ticks: inDaemonTicks, deadline_misses: inDaemonMisses }, daemon_killed: kills };
   } finally {
+    fleet?.close();
     await daemon?.shutdown();
     await rm(work, { recursive: true, force: true });
   }

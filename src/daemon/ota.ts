@@ -165,13 +165,13 @@ export class OtaManager {
     return this.uploads.add(() => this.need().staging.chunk(id, file, offset, data));
   }
 
-  /** Deletes an upload's staged files; false when there was none. */
+  /** Gives up an upload (the client's request, or an install from disk that was refused): its staged files are deleted; false when there was none. */
   uploadAbort(id: string): Promise<boolean> {
     return this.uploads.add(async () => {
       const { staging } = this.need();
       if (!(await staging.pending()).includes(id)) return false;
       await staging.abort(id);
-      this.host.log.info({ part: 'ota', upload: id }, 'upload aborted by the client');
+      this.host.log.info({ part: 'ota', upload: id }, 'upload given up: its staged files are deleted');
       return true;
     });
   }
@@ -212,7 +212,7 @@ export class OtaManager {
       if (f.done) continue;
       for await (const part of createReadStream(join(dir, f.name), { start: offset, highWaterMark: 256 * 1024 })) {
         const r = await this.uploadChunk(st.upload_id, f.name, offset, part as Buffer).catch(async (err: unknown) => {
-          await this.uploads.add(() => this.need().staging.abort(st.upload_id)); // a file on disk will not read differently next time
+          await this.uploadAbort(st.upload_id); // a file on disk will not read differently next time
           return this.refused(err, st.bundle);
         });
         offset = r.have;
