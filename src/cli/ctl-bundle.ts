@@ -29,13 +29,14 @@ const say = (_o: BundleCtlOptions, line: string) => { process.stderr.write(`${li
 export async function bundleCommand(sub: string | undefined, arg: string | undefined, connect: Connect, o: BundleCtlOptions): Promise<number> {
   let client = await connect();
   try {
-    const outcomeBefore = ((await client.call<Status>('bundle.status')).last_outcome?.at as string | undefined) ?? null;
+    // Commands that start work follow it to its outcome: the one before marks where to start.
+    const follow = o.wait && sub !== 'status' && sub !== 'list';
+    const outcomeBefore = follow ? ((await client.call<Status>('bundle.status')).last_outcome?.at as string | undefined) ?? null : null;
     const activation = { ...(o.force ? { force: true } : {}), ...(o.rollback ? { rollback: true } : {}) };
-    let follow = o.wait;
     let result: unknown;
     switch (sub) {
-      case 'status': result = await client.call('bundle.status'); follow = false; break;
-      case 'list': result = await client.call('bundle.list'); follow = false; break;
+      case 'status': result = await client.call('bundle.status'); break;
+      case 'list': result = await client.call('bundle.list'); break;
       case 'push': {
         if (!arg) throw new UsageError('bundle push DIR');
         const r = await push(arg, () => client, async () => { await client.close(); client = await connect(); return client; }, o);

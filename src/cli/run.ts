@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import process from 'node:process';
+import { publicKeyObject } from '../bundle/index.js';
 import { rootLogger } from '../core/index.js';
 import { attachServing, Daemon, loadDaemonConfig, ROBOT_KINDS, type ParamOverrides } from '../daemon/index.js';
 import { OPERATING_MODES } from '../core/index.js';
@@ -41,7 +42,11 @@ export function serveFlag(value: string): NonNullable<ParamOverrides['serve']> {
 
 async function trustedKey(value: string): Promise<string> {
   const text = existsSync(value) ? (await readFile(value, 'utf8')).trim() : value.trim();
-  if (Buffer.from(text, 'base64').length !== 32 || !/^[A-Za-z0-9+/]{43}=$/.test(text)) throw new UsageError(`--trust: '${value}' is neither an ed25519 public key (base64, 32 bytes) nor a file holding one`);
+  try {
+    publicKeyObject(text); // the trust anchor's own parse
+  } catch {
+    throw new UsageError(`--trust: '${value}' is neither an ed25519 public key (base64, 32 bytes) nor a file holding one`);
+  }
   return text;
 }
 

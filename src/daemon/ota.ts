@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import PQueue from 'p-queue';
 import semver from 'semver';
 import { readManifest, type Manifest } from '../bundle/index.js';
-import type { Clock, Logger, Observation } from '../core/index.js';
+import { percentile, type Clock, type Logger, type Observation } from '../core/index.js';
 import type { OtaMetrics } from '../metrics/index.js';
 import {
   BundleStore, HealthWindow, OtaRefusal, TrustAnchor, UploadStaging, bundleId, checkActivation, checkIoFits, checkVersion, compareChunks, withEvent, type BootChoice, type HealthSummary, type OtaState, type UploadStatus,
@@ -73,7 +73,6 @@ interface Trial {
 type Source = { kind: 'staged'; dir: string; manifest: Manifest; uploadId: string } | { kind: 'installed'; id: string };
 
 const ms = (t0: number) => Math.round((performance.now() - t0) * 10) / 10;
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor((s.length - 1) / 2)]! : 0; };
 
 export class OtaManager {
   private store: BundleStore | undefined;
@@ -363,7 +362,7 @@ export class OtaManager {
     }
     // The first run pays for lazy initialisation: judge speed on the rest when there are any.
     const judged = latencies.length > 1 ? latencies.slice(1) : latencies;
-    const p50 = median(judged);
+    const p50 = judged.length ? percentile(judged, 50) : 0;
     if (judged.length && p50 > budget) throw new OtaRefusal('too_slow', `${bundleId(m)}: warm-up inference p50 ${p50.toFixed(1)} ms, the budget is ${budget.toFixed(1)} ms (the queue left when a re-plan is asked; ota.health.latency_budget_ms)`);
     const round = (x: number) => Math.round(x * 1e4) / 1e4;
     return {

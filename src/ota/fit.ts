@@ -3,6 +3,7 @@
 // timing), or the loop, the dataset's features and the robot would disagree.
 import type { Manifest } from '../bundle/index.js';
 import { OtaRefusal } from './errors.js';
+import { bundleId } from './state.js';
 
 export function ioDifferences(next: Manifest['io'], running: Manifest['io']): string[] {
   const d: string[] = [];
@@ -19,7 +20,7 @@ export function ioDifferences(next: Manifest['io'], running: Manifest['io']): st
 
 export function checkIoFits(next: Manifest, running: Manifest): void {
   const d = ioDifferences(next.io, running.io);
-  if (d.length) throw new OtaRefusal('io_mismatch', `${next.name}@${next.version} does not fit this robot: ${d.join('; ')}`);
+  if (d.length) throw new OtaRefusal('io_mismatch', `${bundleId(next)} does not fit this robot: ${d.join('; ')}`);
 }
 
 /** Adapters learnt on the robot fit a new base only if the expert and the LoRA layout are the same. */

@@ -1,6 +1,8 @@
 // The health window after a swap (greenboot's "health check before commit"): the new model's
 // chunks and the loop's ticks are counted until the window closes (N chunks and T seconds), and
 // the first threshold crossed fails it. Counting only: the daemon feeds it and acts on the verdict.
+import { percentile } from '../core/index.js';
+
 export interface HealthThresholds {
   /** The window: at least this many chunks from the new model ... */
   chunks: number;
@@ -17,7 +19,7 @@ export interface HealthThresholds {
   baselineClampRate: number;
   /** Inference latency budget, ms: the window fails when the p95 of the new model's plans exceeds it. */
   latencyBudgetMs: number;
-  /** Watchdog faults (stale inputs, overdue chunks, planner errors and timeouts) tolerated. */
+  /** Watchdog faults a model can cause (overdue chunks, planner errors and timeouts) tolerated. */
   maxWatchdogEvents: number;
 }
 
@@ -70,8 +72,7 @@ export class HealthWindow {
   }
 
   summary(nowS: number): HealthSummary {
-    const sorted = [...this.latencies].sort((a, b) => a - b);
-    const p95 = sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)]! : null;
+    const p95 = this.latencies.length ? percentile(this.latencies, 95) : null;
     return {
       chunks: this.chunks, ticks: this.ticks, seconds: Math.round((nowS - this.startS) * 1000) / 1000, non_finite: this.nonFinite,
       clamp_rate: this.ticks ? Math.round((this.clampedTicks / this.ticks) * 1e4) / 1e4 : 0,

@@ -4,6 +4,7 @@
 import type { KeyObject } from 'node:crypto';
 import { keyIdOf, publicKeyObject, signaturesOf, validSignatures, type Manifest } from '../bundle/index.js';
 import { OtaRefusal } from './errors.js';
+import { bundleId } from './state.js';
 
 export interface TrustConfig {
   /** Raw ed25519 public keys, base64 (what `vlad bundle keygen` prints). */
@@ -41,7 +42,7 @@ export class TrustAnchor {
    * Returns the ids of the keys whose signatures verified.
    */
   check(m: Manifest, nowMs: number): string[] {
-    const id = `${m.name}@${m.version}`;
+    const id = bundleId(m);
     if (this.keys.size === 0) throw new OtaRefusal('unsigned', `${id}: this robot trusts no signing key (set ota.trusted_keys or vlad run --trust PUBKEY)`);
     const sigs = signaturesOf(m);
     if (sigs.length === 0 || !m.release) throw new OtaRefusal('unsigned', `${id} is not signed (vlad bundle sign ${m.name} --key KEY)`);

@@ -8,6 +8,7 @@ import { mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseManifest, verifyHashes, type Manifest } from '../bundle/index.js';
 import { OtaRefusal } from './errors.js';
+import { bundleId } from './state.js';
 
 export interface UploadLimits {
   /** Largest bundle accepted, bytes (all files). */
@@ -33,9 +34,9 @@ export class UploadStaging {
   async begin(manifestText: string, admit: (m: Manifest) => void): Promise<UploadStatus> {
     const manifest = parseManifest(manifestText);
     admit(manifest);
-    if (!manifest.release) throw new OtaRefusal('unsigned', `${manifest.name}@${manifest.version} carries no signed release metadata (file lengths)`);
+    if (!manifest.release) throw new OtaRefusal('unsigned', `${bundleId(manifest)} carries no signed release metadata (file lengths)`);
     const total = Object.values(manifest.release.file_bytes).reduce((a, b) => a + b, 0);
-    if (total > this.limits.maxBundleBytes) throw new OtaRefusal('too_large', `${manifest.name}@${manifest.version} is ${total} bytes, this robot accepts at most ${this.limits.maxBundleBytes} (ota.max_bundle_mb)`);
+    if (total > this.limits.maxBundleBytes) throw new OtaRefusal('too_large', `${bundleId(manifest)} is ${total} bytes, this robot accepts at most ${this.limits.maxBundleBytes} (ota.max_bundle_mb)`);
     const id = createHash('sha256').update(manifestText).digest('hex').slice(0, 16);
     const dir = join(this.dir, id);
     await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -51,7 +52,7 @@ export class UploadStaging {
       const have = await stat(join(u.dir, name)).then((s) => s.size, () => 0);
       files.push({ name, bytes, have, done: have === bytes });
     }
-    return { upload_id: id, bundle: `${u.manifest.name}@${u.manifest.version}`, files, bytes: files.reduce((a, f) => a + f.bytes, 0), have: files.reduce((a, f) => a + f.have, 0) };
+    return { upload_id: id, bundle: bundleId(u.manifest), files, bytes: files.reduce((a, f) => a + f.bytes, 0), have: files.reduce((a, f) => a + f.have, 0) };
   }
 
   /**
@@ -62,7 +63,7 @@ export class UploadStaging {
   async chunk(id: string, file: string, offset: number, data: Uint8Array): Promise<{ have: number; done: boolean }> {
     const u = this.get(id);
     const bytes = u.manifest.release!.file_bytes[file];
-    if (bytes === undefined) throw new OtaRefusal('manifest', `upload ${id}: '${file}' is not a file of ${u.manifest.name}@${u.manifest.version}`);
+    if (bytes === undefined) throw new OtaRefusal('manifest', `upload ${id}: '${file}' is not a file of ${bundleId(u.manifest)}`);
     if (data.length > this.limits.maxChunkBytes) throw new OtaRefusal('too_large', `chunk of ${data.length} bytes, at most ${this.limits.maxChunkBytes}`);
     const path = join(u.dir, file);
     const have = await stat(path).then((s) => s.size, () => 0);
