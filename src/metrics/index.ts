@@ -147,3 +147,24 @@ export class OtaMetrics {
   stage(stage: string, seconds: number): void { this.stageSeconds.observe({ stage }, seconds); }
   outcome(outcome: string): void { this.outcomes.inc({ outcome }); }
 }
+
+export class TrainingMetrics {
+  readonly steps: Counter;
+  readonly loss: Gauge;
+  readonly passProgress: Gauge;
+  readonly stepSeconds: Histogram;
+  readonly passes: Counter<'outcome'>;
+  readonly adapters: Counter<'event'>;
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.steps = new Counter({ name: 'vlad_training_steps_total', help: 'LoRA training steps run on the robot', registers });
+    this.loss = new Gauge({ name: 'vlad_training_loss', help: 'Flow-matching loss of the latest training step', registers });
+    this.passProgress = new Gauge({ name: 'vlad_training_pass_progress', help: 'Fraction of the current training pass done (0 when none runs)', registers });
+    this.stepSeconds = new Histogram({ name: 'vlad_training_step_seconds', help: 'Wall time of one training step', buckets: [1e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5, 1], registers });
+    this.passes = new Counter({ name: 'vlad_training_passes_total', help: 'Training passes by outcome (gate_passed, gate_refused, failed)', labelNames: ['outcome'], registers });
+    this.adapters = new Counter({ name: 'vlad_adapter_events_total', help: 'Adapter events (promoted, committed, rolled_back, activated)', labelNames: ['event'], registers });
+  }
+  step(loss: number, seconds: number, progress: number): void { this.steps.inc(); this.loss.set(loss); this.stepSeconds.observe(seconds); this.passProgress.set(progress); }
+  pass(outcome: string): void { this.passes.inc({ outcome }); this.passProgress.set(0); }
+  adapter(event: string): void { this.adapters.inc({ event }); }
+}
