@@ -15,6 +15,8 @@ const USAGE = `vlad ctl [--ops ENDPOINT] [--json] [--timeout MS] [--key FILE --s
   transition configure|activate|deactivate|cleanup|shutdown
   hard-stop | release
   operator on|off            (simulated robot: the scripted operator takes over / stops)
+  train status|pause|resume|now    (idle-time LoRA learning: progress; hold off; allow; a pass now)
+  adapter list|activate ID|rollback   (learnt adapters of the running bundle; ID or "base")
   keygen --out DIR [--name NAME]   (CURVE key pair files for the daemon or a client)
 ${BUNDLE_USAGE}`;
 
@@ -30,6 +32,30 @@ function describeStatus(s: Record<string, any>): string {
     `uptime ${s.uptime_s} s${s.last_error ? `; last error: ${s.last_error}` : ''}`,
   ];
   return lines.join('\n');
+}
+
+function describeTraining(t: Record<string, any>): string {
+  const p = t.pass;
+  const lines = [
+    `learning ${t.state}${t.reason ? ` (${t.reason})` : ''}; adapter ${t.adapter?.active ?? 'base'} (last good ${t.adapter?.last_good ?? 'base'})${t.trial ? `, in its health window: ${t.trial.counted}/${t.trial.episodes} episodes` : ''}`,
+    p ? `pass ${p.id}: step ${p.step}/${p.steps}, loss ${p.loss?.toFixed?.(4) ?? '-'}, ${p.steps_per_s ?? '-'} steps/s` : `no pass running; idle for ${t.idle_for_s ?? '-'} s (passes start after ${t.idle_after_s} s)`,
+    `passes ${t.counts?.passes ?? 0}, gate refusals ${t.counts?.gate_refused ?? 0}, promotions ${t.counts?.promoted ?? 0}, rollbacks ${t.counts?.rolled_back ?? 0}`,
+  ];
+  if (t.last_pass) lines.push(`last pass: ${JSON.stringify(t.last_pass)}`);
+  return lines.join('\n');
+}
+
+function describeAdapters(r: Record<string, any>): string {
+  const rows = (r.adapters ?? []) as Record<string, any>[];
+  if (rows.length === 0) return `no learnt adapters for ${r.bundle ?? 'this bundle'} (base serves)`;
+  return rows.map((a) => `${a.active ? '*' : ' '} ${a.id}  parent ${a.parent ?? 'base'}  steps ${a.steps ?? '-'}  ${a.status ?? ''}${a.last_good ? ' (last good)' : ''}  ${a.created_at ?? ''}`).join('\n');
+}
+
+function describe(method: string, result: Record<string, any>): string {
+  if (method === 'status') return describeStatus(result);
+  if (method === 'train.status') return describeTraining(result);
+  if (method === 'adapter.list') return describeAdapters(result);
+  return `ok: ${JSON.stringify(result)}`;
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -69,12 +95,12 @@ export async function run(args: string[]): Promise<number> {
         return 1;
       }
     }
-    const [method, params] = request(cmd, arg, v);
+    const [method, params] = request(cmd, arg, pos[2], v);
     const client = await connect();
     try {
       const result = await client.call(method, params, { timeoutMs });
       if (v.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-      else process.stdout.write(`${method === 'status' ? describeStatus(result as Record<string, unknown>) : `ok: ${JSON.stringify(result)}`}\n`);
+      else process.stdout.write(`${describe(method, result as Record<string, any>)}\n`);
       return 0;
     } catch (err) {
       const e = err as OpsCallError;
@@ -90,7 +116,7 @@ export async function run(args: string[]): Promise<number> {
 type Values = { instruction?: string; task?: string; seed?: string; operator?: boolean; success?: boolean; failure?: boolean; truncated?: boolean };
 
 /** The ops method and params for a ctl command line. */
-function request(cmd: string, arg: string | undefined, v: Values): [string, Record<string, unknown>] {
+function request(cmd: string, arg: string | undefined, id: string | undefined, v: Values): [string, Record<string, unknown>] {
   switch (cmd) {
     case 'status': return ['status', {}];
     case 'mode': return ['mode', { mode: flag.oneOf('mode', arg, ['idle', 'autonomous', 'teleop', 'intervention'] as const) }];
@@ -99,6 +125,13 @@ function request(cmd: string, arg: string | undefined, v: Values): [string, Reco
     case 'release': return ['release', {}];
     case 'instruction': if (!arg) throw new UsageError('instruction TEXT'); return ['instruction', { instruction: arg }];
     case 'operator': return ['operator', { enabled: flag.oneOf('operator', arg, ['on', 'off'] as const) === 'on' }];
+    case 'train': return [`train.${flag.oneOf('train', arg, ['status', 'pause', 'resume', 'now'] as const)}`, {}];
+    case 'adapter': {
+      const sub = flag.oneOf('adapter', arg, ['list', 'activate', 'rollback'] as const);
+      if (sub !== 'activate') return [`adapter.${sub}`, {}];
+      if (!id) throw new UsageError('adapter activate ID (an id from `adapter list`, or base)');
+      return ['adapter.activate', { id }];
+    }
     case 'episode':
       if (arg === 'start') {
         if (!v.instruction && !v.task) throw new UsageError('episode start needs --instruction TEXT or --task T');

@@ -163,7 +163,7 @@ export class Daemon {
     this.peerMetrics = new PeerMetrics(this.registry);
     this.peerCount = (server, outcome) => this.peerMetrics.count(server, outcome);
     this.ota = this.buildOta();
-    this.stats.observer = this.ota.observer;
+    this.stats.observers.add(this.ota.observer);
     this.hooks = {
       ros_node: { start: () => this.openRosNode(), stop: () => this.closeRosNode() },
       policy: { start: () => this.openPolicy(), stop: () => this.closePolicy() },

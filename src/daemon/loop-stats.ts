@@ -27,6 +27,8 @@ class Ring {
   }
 }
 
+export interface LoopObserver { clamp(rule: SafetyRule): void; watchdogEvent(event: string): void; invalidChunk(): void }
+
 export interface DistributionMs { p50: number; p99: number; max: number; n: number }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
@@ -42,8 +44,8 @@ export class LoopStats implements ControlTelemetry {
   misses = 0;
   chunks = 0;
   private readonly chunkListeners = new Set<(chunk: ActionChunk) => void>();
-  /** A swapped-in model's health window (daemon/ota.ts) counts clamps, watchdog faults and rejected chunks (ticks come from the loop's tap). */
-  observer: { clamp(rule: SafetyRule): void; watchdogEvent(event: string): void; invalidChunk(): void } | undefined;
+  /** Health windows (a swapped-in bundle's, daemon/ota.ts; a promoted adapter's, daemon/learning.ts) count clamps, watchdog faults and rejected chunks (ticks come from the loop's tap). */
+  readonly observers = new Set<LoopObserver>();
   /** Every real-timer tick's lateness and timing (benchmarks keep all of them). */
   tickListener: ((lateS: number, misses: number, timing?: TickTiming) => void) | undefined;
 
@@ -61,8 +63,8 @@ export class LoopStats implements ControlTelemetry {
     this.lateMs.push(lateS * 1e3);
     this.metrics?.tick(lateS, misses);
   }
-  clamp(rule: SafetyRule, joint: string): void { this.observer?.clamp(rule); this.metrics?.clamp(rule, joint); }
-  watchdog(event: WatchdogEvent, state: WatchdogState): void { this.observer?.watchdogEvent(event); this.metrics?.watchdog(event, state); }
+  clamp(rule: SafetyRule, joint: string): void { for (const o of this.observers) o.clamp(rule); this.metrics?.clamp(rule, joint); }
+  watchdog(event: WatchdogEvent, state: WatchdogState): void { for (const o of this.observers) o.watchdogEvent(event); this.metrics?.watchdog(event, state); }
   queueDepth(steps: number): void { this.metrics?.queueDepth(steps); }
   inferenceDelay(steps: number): void { this.delays.push(steps); this.metrics?.inferenceDelay(steps); }
   inferenceStage(stage: string, seconds: number): void {
@@ -72,7 +74,7 @@ export class LoopStats implements ControlTelemetry {
   }
   chunk(outcome: 'accepted' | 'stale' | 'invalid' | 'late', chunk?: ActionChunk): void {
     this.metrics?.chunk(outcome);
-    if (outcome === 'invalid') this.observer?.invalidChunk();
+    if (outcome === 'invalid') for (const o of this.observers) o.invalidChunk();
     if (outcome !== 'accepted' || !chunk) return;
     this.chunks++;
     for (const l of this.chunkListeners) l(chunk);
