@@ -11,12 +11,12 @@
 // deleted: the whole one is still under the old bundle), and a state file it left torn is rebuilt
 // from the adapters' lineage.
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { allFinite, type Manifest } from '../bundle/index.js';
 import { fsyncDir, writeFileAtomic } from '../core/index.js';
 import { checkLineageInput, LINEAGE_FILE, parseLineage, type AdapterEventKind, type AdapterLineage, type LineageInput } from './lineage.js';
-import { PEFT_WEIGHTS_FILE, readPeftAdapter, writePeftAdapter } from './peft.js';
+import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE, parsePeftAdapter, writePeftAdapter } from './peft.js';
 
 const STATE_FILE = 'state.json';
 const STAGING = '.staging-';
@@ -252,7 +252,7 @@ function withEvent(s: AdapterState, event: AdapterStoreEvent['event'], adapter: 
 }
 
 async function exists(p: string): Promise<boolean> {
-  return readFile(p).then(() => true, () => false);
+  return stat(p).then(() => true, () => false);
 }
 
 async function readAdapterState(file: string): Promise<AdapterState> {
@@ -289,7 +289,7 @@ async function checkAndRead(dir: string, id: string, bundle: Bundle): Promise<{ 
   if (lineage.id !== id) throw new Error(`${id}/${LINEAGE_FILE} names adapter '${lineage.id}'`);
   const weights = await readFile(join(dir, PEFT_WEIGHTS_FILE));
   if (sha256(weights) !== lineage.weights_sha256) throw new Error(`${id}/${PEFT_WEIGHTS_FILE} does not match the sha256 in its lineage (torn or altered)`);
-  const { vector } = await readPeftAdapter(dir, bundle.lora);
+  const { vector } = parsePeftAdapter(dir, await readFile(join(dir, PEFT_CONFIG_FILE), 'utf8'), weights, bundle.lora);
   return { lineage, vector };
 }
 

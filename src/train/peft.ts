@@ -88,9 +88,10 @@ export const loraKey = (path: string, part: 'A' | 'B'): string => `${KEY_PREFIX}
 export function peftConfig(lora: LoraSpec, baseModel: string): Record<string, unknown> {
   const modules = peftModules(lora);
   const names = [...new Set(modules.map((m) => m.name))];
-  const fused = [...new Set(modules.filter((m) => m.blocks.length > 1).map((m) => `${m.name}:${m.blocks.length}`))];
+  // Fused modules (qkv) carry k adapters of rank r: rank k r, alpha k alpha, the same scale.
+  const fused = new Map(modules.filter((m) => m.blocks.length > 1).map((m) => [m.name, m.blocks.length]));
   return {
-    alpha_pattern: Object.fromEntries(fused.map((f) => { const [n, k] = f.split(':'); return [n, lora.alpha * Number(k)]; })),
+    alpha_pattern: Object.fromEntries([...fused].map(([name, k]) => [name, lora.alpha * k])),
     auto_mapping: null,
     base_model_name_or_path: baseModel,
     bias: 'none',
@@ -108,7 +109,7 @@ export function peftConfig(lora: LoraSpec, baseModel: string): Record<string, un
     modules_to_save: null,
     peft_type: 'LORA',
     r: lora.rank,
-    rank_pattern: Object.fromEntries(fused.map((f) => { const [n, k] = f.split(':'); return [n, lora.rank * Number(k)]; })),
+    rank_pattern: Object.fromEntries([...fused].map(([name, k]) => [name, lora.rank * k])),
     revision: null,
     // A regex (PEFT full-matches a string against each module path): the prefix's and the energy
     // head's blocks have modules named o, up and down too, and are not adapted.
@@ -193,20 +194,26 @@ export interface PeftAdapter {
 
 /** Reads and checks an adapter directory against a bundle's LoRA layout. */
 export async function readPeftAdapter(dir: string, lora: LoraSpec): Promise<PeftAdapter> {
-  let config: Record<string, unknown>;
+  const read = async <T>(file: string, how: (p: string) => Promise<T>): Promise<T> => {
+    try {
+      return await how(join(dir, file));
+    } catch (err) {
+      throw new PeftError(dir, `${file}: ${(err as Error).message}`);
+    }
+  };
+  return parsePeftAdapter(dir, await read(PEFT_CONFIG_FILE, (p) => readFile(p, 'utf8')), await read(PEFT_WEIGHTS_FILE, (p) => readFile(p)), lora);
+}
+
+/** The same from the two files' contents (a caller that hashed the bytes parses those very bytes). */
+export function parsePeftAdapter(dir: string, configText: string, weights: Uint8Array, lora: LoraSpec): PeftAdapter {
   try {
-    config = JSON.parse(await readFile(join(dir, PEFT_CONFIG_FILE), 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    throw new PeftError(dir, `${PEFT_CONFIG_FILE}: ${(err as Error).message}`);
-  }
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(join(dir, PEFT_WEIGHTS_FILE));
-  } catch (err) {
-    throw new PeftError(dir, `${PEFT_WEIGHTS_FILE}: ${(err as Error).message}`);
-  }
-  try {
-    const { tensors } = decodeSafetensors(bytes, PEFT_WEIGHTS_FILE);
+    let config: Record<string, unknown>;
+    try {
+      config = JSON.parse(configText) as Record<string, unknown>;
+    } catch (err) {
+      throw new Error(`${PEFT_CONFIG_FILE}: not valid JSON (${(err as Error).message})`);
+    }
+    const { tensors } = decodeSafetensors(weights, PEFT_WEIGHTS_FILE);
     checkConfig(config, lora, tensors);
     return { vector: peftToPack(lora, tensors), baseModel: String(config.base_model_name_or_path ?? ''), config };
   } catch (err) {
