@@ -75,6 +75,32 @@ export interface OtaParams {
   health: OtaHealthParams;
 }
 
+export interface TrainingParams {
+  /** Learn a LoRA adapter on the robot while it is idle (needs record.dir and a bundle with train_step/loss graphs). */
+  enabled: boolean;
+  /** Trainer state and (without ota.dir) the adapters; "": <ota.dir or record.dir>/learning. */
+  dir: string;
+  /** No episode and no operator for this long before a pass runs, s (0: the hw-profile's). */
+  idle_after_s: number;
+  /** What one unit of training work may take, ms (0: the hw-profile's). */
+  step_budget_ms: number;
+  /** Train steps per pass (0: the hw-profile's). */
+  max_steps_per_pass: number;
+  lr: number;
+  warmup_steps: number;
+  seed: number;
+  /** Sampling weight of a window by who commanded its first step (src/train/config.ts). */
+  weights: { intervention: number; teleop: number; policy: number };
+  /** Policy steps this long before an operator's takeover are not imitated, s. */
+  pre_takeover_s: number;
+  replay_fraction: number;
+  window_stride: number;
+  holdout_every: number;
+  gate: { max_windows: number; min_improvement: number; max_regression: number };
+  /** The promoted adapter's online window: episodes with the policy acting, and what rolls it back. */
+  health: { episodes: number; max_success_drop: number; max_intervention_rise: number; max_clamp_rise: number; max_non_finite: number };
+}
+
 export interface NodeParams {
   /** sim: the embedded MuJoCo arm; ros: the ROS 2 driver (rclnodejs, ROS sourced). */
   robot: RobotKind;
@@ -118,6 +144,8 @@ export interface NodeParams {
   serve: { gr00t: Gr00tServeParams; openpi: OpenpiServeParams };
   /** Over-the-air model swaps: store, trust, health window. */
   ota: OtaParams;
+  /** Idle-time LoRA learning: when, how, and the promoted adapter's health window. */
+  training: TrainingParams;
   // The ROS 2 driver's topics (used by --robot ros).
   joint_names: string[];
   camera_topics: Record<string, string>;
@@ -234,6 +262,26 @@ export const PARAMS_SCHEMA = {
         },
       },
     },
+    training: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' }, dir: str,
+        idle_after_s: { type: 'number', minimum: 0, maximum: 86400 }, step_budget_ms: { type: 'number', minimum: 0, maximum: 60000 },
+        max_steps_per_pass: { type: 'integer', minimum: 0, maximum: 1e7 },
+        lr: { type: 'number', exclusiveMinimum: 0, maximum: 1 }, warmup_steps: { type: 'integer', minimum: 0 }, seed: { type: 'integer', minimum: 0, maximum: 2147483647 },
+        weights: { type: 'object', additionalProperties: false, properties: { intervention: { type: 'number', minimum: 0 }, teleop: { type: 'number', minimum: 0 }, policy: { type: 'number', minimum: 0 } } },
+        pre_takeover_s: { type: 'number', minimum: 0, maximum: 60 }, replay_fraction: { type: 'number', minimum: 0, maximum: 1 },
+        window_stride: { type: 'integer', minimum: 1, maximum: 1000 }, holdout_every: { type: 'integer', minimum: 0, maximum: 1000 },
+        gate: { type: 'object', additionalProperties: false, properties: { max_windows: { type: 'integer', minimum: 8 }, min_improvement: { type: 'number', minimum: 0, maximum: 1 }, max_regression: { type: 'number', minimum: 0 } } },
+        health: {
+          type: 'object', additionalProperties: false,
+          properties: {
+            episodes: { type: 'integer', minimum: 1, maximum: 10000 }, max_success_drop: { type: 'number', minimum: 0, maximum: 1 },
+            max_intervention_rise: { type: 'number', minimum: 0, maximum: 1 }, max_clamp_rise: { type: 'number', minimum: 0, maximum: 1 }, max_non_finite: { type: 'integer', minimum: 0 },
+          },
+        },
+      },
+    },
     joint_names: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
     camera_topics: { type: 'object', additionalProperties: topic },
     joint_states_topic: topic,
@@ -279,6 +327,12 @@ export const DEFAULT_PARAMS: NodeParams = {
   ota: {
     dir: '', trusted_keys: [], threshold: 1, max_bundle_mb: 1024, keep: 2, warmup_runs: 5,
     health: { chunks: 50, seconds: 10, max_non_finite: 0, max_clamp_rise: 0.25, latency_budget_ms: 0, max_watchdog_events: 0 },
+  },
+  training: {
+    enabled: true, dir: '', idle_after_s: 0, step_budget_ms: 0, max_steps_per_pass: 0,
+    lr: 3e-4, warmup_steps: 10, seed: 0, weights: { intervention: 4, teleop: 2, policy: 1 }, pre_takeover_s: 1.0,
+    replay_fraction: 0.3, window_stride: 1, holdout_every: 5, gate: { max_windows: 64, min_improvement: 0, max_regression: 0.05 },
+    health: { episodes: 6, max_success_drop: 0.2, max_intervention_rise: 0.1, max_clamp_rise: 0.15, max_non_finite: 0 },
   },
   joint_names: ['joint1', 'joint2', 'joint3', 'joint4', 'joint5', 'joint6', 'gripper'],
   camera_topics: { scene: '/cameras/scene/image_raw', wrist: '/cameras/wrist/image_raw' },

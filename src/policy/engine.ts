@@ -1,6 +1,7 @@
 // PolicyEngine: the main thread's handle on a policy worker. It packs an Observation into one
 // transferable buffer, posts it, and resolves with an ActionChunk; the main event loop stays free
 // while the worker runs the prefix and the N expert steps.
+import { resolve } from 'node:path';
 import type { Manifest } from '../bundle/index.js';
 import type { ActionChunk, Observation } from '../core/index.js';
 import { rootLogger } from '../core/index.js';
@@ -43,6 +44,8 @@ export class PolicyEngine {
     readonly provider: ProviderChoice,
     readonly steps: number,
     readonly samplerKind: string,
+    /** The bundle directory it was opened from (the trainer reads the same bundle's training graphs). */
+    readonly dir: string,
   ) {}
 
   get modelVersion(): string { return `${this.manifest.name}@${this.manifest.version}`; }
@@ -57,7 +60,7 @@ export class PolicyEngine {
         op: 'open',
         params: { dir, profile, seed: opts.seed ?? 0, selfTest: opts.selfTest ?? 'serving', warmUpRuns: opts.warmUpRuns ?? 3, ...(opts.noiseScale !== undefined ? { noiseScale: opts.noiseScale } : {}) },
       });
-      return new PolicyEngine(client, opened.manifest, opened.provider, opened.steps, opened.samplerKind);
+      return new PolicyEngine(client, opened.manifest, opened.provider, opened.steps, opened.samplerKind, resolve(dir));
     } catch (err) {
       await client.terminate();
       throw err;

@@ -164,9 +164,13 @@ export class AdapterStore {
     });
   }
 
-  /** Makes `id` the served adapter (on trial until markGood). */
-  activate(id: string): Promise<void> {
+  /** Makes `id` the served adapter (on trial until markGood); null: the base, which needs no trial. */
+  activate(id: string | null): Promise<void> {
     return this.serial(async () => {
+      if (id === null) {
+        await this.setState(withEvent({ ...this.current, active: null, last_good: null }, 'activated', null));
+        return;
+      }
       await this.load(id); // whole and loadable, or refused before anything changes
       await this.setState(withEvent({ ...this.current, active: id }, 'activated', id));
       await this.record(id, 'activated');
