@@ -11,6 +11,7 @@ export {
 export { rawToRgb, resizeRgb, imageToCamera, compressedToCamera, compressedCodec, RAW_ENCODINGS_READ, MAX_IMAGE_SIDE, type RawEncoding, type CompressedCodec } from './image.js';
 export { JointStateMapper, checkJointNames, sourceJoints, type JointMapOptions } from './joints.js';
 export { trajectoryMessage, chunkTrajectory, forwardCommandMessage, type TrajectoryMessageOptions, type ChunkInput } from './trajectory.js';
+export { jointStateMessage, rgbImageMessage, jpegImageMessage, trajectoryFromMessage, forwardCommandPositions, type TrajectoryClocks } from './arm-messages.js';
 export { InputCounters, type TopicCounts } from './counters.js';
 export {
   diagnosticArray, controlStatus, plannerStatus, recorderStatus, streamStatuses, topicStatuses, DEFAULT_THRESHOLDS,
@@ -25,3 +26,4 @@ export { loadRclnodejs, RosNotSourcedError, ROS_ENV_VARS, CallbackReturnCode, ty
 export { STATE, TRANSITION, TRANSITIONING, availableTransitions, requestedTransition, stateMsg, type PrimaryState, type StateLabel, type TransitionLabel, type StateMsg, type TransitionMsg, type TransitionDescriptionMsg } from './lifecycle.js';
 export { RosRobot, type RosRobotOptions, type RosTopics, type RosOperatorCommand } from './driver.js';
 export { RosLifecycleNode, type RosNodeOptions, type LifecycleTarget, type NodeService, type ServiceResult } from './node.js';
+export { RosSimArm, SIM_ARM_TOPICS, cameraTopic, type RosSimArmOptions } from './sim-arm-node.js';
