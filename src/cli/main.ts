@@ -8,9 +8,9 @@ type CommandModule = { run(args: string[]): Promise<number> };
 
 export const COMMANDS: Record<string, { load: () => Promise<CommandModule>; help: string }> = {
   run: { load: () => import('./run.js'), help: 'run [--robot sim|ros] [--params FILE] [--bundle DIR] [--profile NAME] [--record DIR] ...   (the daemon)' },
-  'sim-ros': { load: () => import('./sim-ros.js'), help: 'sim-ros [--task T] [--seed N] [--compressed] [--ros-args ...]   (the simulated arm as a ros2_control robot on ROS 2)' },
   ctl: { load: () => import('./ctl.js'), help: 'ctl status|mode|episode|transition|hard-stop|release|operator ... [--json]   (operate a running daemon)' },
   sim: { load: () => import('./sim.js'), help: 'sim --task T|all --episodes N [--bundle DIR] [--seed S] [--json] [--record DIR] [--video F.gif] ...' },
+  'sim-ros': { load: () => import('./sim-ros.js'), help: 'sim-ros [--task T] [--seed N] [--compressed] [--ros-args ...]   (the simulated arm as a ros2_control robot on ROS 2)' },
   collect: { load: () => import('./collect.js'), help: 'collect --task T|all --episodes N --out DIR [--seed S] ...   (teleop data with the scripted operator)' },
   demo: { load: () => import('./demo.js'), help: 'demo [--episodes N]   (the daemon on the simulated robot, driven over its ops socket)' },
   bench: { load: () => import('./bench.js'), help: 'bench control|delay|ops|serve|swap|ota-faults|ros ... | bench --bundle DIR ...' },
