@@ -4,8 +4,8 @@
 // ROS 2 node"). rclnodejs is loaded only through loadRclnodejs(), which refuses when ROS is not
 // sourced; ROS arguments (`--ros-args -r __ns:=/arm -p seed:=3`) reach rclnodejs.init unchanged.
 import process from 'node:process';
-import { rootLogger } from '../core/index.js';
-import { loadRclnodejs, RosSimArm } from '../io/ros/index.js';
+import { rootLogger, type Logger } from '../core/index.js';
+import { loadRclnodejs, RosSimArm, type Rcl } from '../io/ros/index.js';
 import { SimWorkerRobot, TASK_NAMES } from '../sim/index.js';
 import { command, flag, UsageError } from './args.js';
 import { splitRosArgs } from './run.js';
@@ -42,6 +42,24 @@ export function simRosOptions(v: Record<string, string | boolean | undefined>): 
   };
 }
 
+/** The simulated arm in its thread, in real time, on `rcl` (initialized): what `vlad sim-ros` runs until a signal. */
+export async function openSimRos(rcl: Rcl, o: SimRosOptions, log: Logger): Promise<{ arm: RosSimArm; sim: SimWorkerRobot; scene: string; close(): Promise<void> }> {
+  const sim = await SimWorkerRobot.start({ imageSize: o.imageSize, cameras: o.cameras, physicsDt: o.physicsDt, cameraHz: o.cameraHz });
+  let arm: RosSimArm | undefined;
+  try {
+    arm = new RosSimArm(rcl, sim, { publishHz: o.jointStatesHz, compressed: o.compressed, simNowNs: () => process.hrtime.bigint(), task: o.task, seed: o.seed, log });
+    // The first scene is the parameters' (the flags, unless --ros-args -p task:=... / seed:=... override them).
+    const scene = await arm.reset();
+    await sim.startRealtime();
+    const opened = arm;
+    return { arm, sim, scene, close: async () => { opened.close(); await sim.close(); } };
+  } catch (err) {
+    arm?.close();
+    await sim.close();
+    throw err;
+  }
+}
+
 export async function run(args: string[]): Promise<number> {
   const { own } = splitRosArgs(args);
   return command({
@@ -56,23 +74,19 @@ export async function run(args: string[]): Promise<number> {
     // Before anything else: without ROS sourced this refuses, and rclnodejs is never imported.
     const rcl = await loadRclnodejs(process.env, undefined, 'vlad sim-ros');
     await rcl.init(undefined, process.argv);
-    const sim = await SimWorkerRobot.start({ imageSize: o.imageSize, cameras: o.cameras, physicsDt: o.physicsDt, cameraHz: o.cameraHz });
-    let arm: RosSimArm | undefined;
     try {
-      const info = await sim.resetScene({ task: o.task, seed: o.seed });
-      await sim.startRealtime();
-      arm = new RosSimArm(rcl, sim, { publishHz: o.jointStatesHz, compressed: o.compressed, simNowNs: () => process.hrtime.bigint(), task: o.task, seed: o.seed, log });
-      log.info({ node: arm.node.name(), task: o.task, seed: o.seed, instruction: info.instruction, physics_hz: 1 / o.physicsDt, camera_hz: o.cameraHz, joint_states_hz: o.jointStatesHz }, 'simulated arm up');
+      const up = await openSimRos(rcl, o, log);
+      log.info({ node: up.arm.node.name(), scene: up.scene, physics_hz: 1 / o.physicsDt, camera_hz: o.cameraHz, joint_states_hz: o.jointStatesHz }, 'simulated arm up');
       await new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());
       });
+      const inputs = up.arm.counters.snapshot().map((t) => ({ topic: t.topic, accepted: t.accepted, refused: t.badTotal }));
+      await up.close();
+      log.info({ published: up.arm.published, inputs }, 'simulated arm down');
     } finally {
-      arm?.close();
-      await sim.close();
       if (!rcl.isShutdown()) rcl.shutdown();
     }
-    log.info({ published: arm?.published, inputs: arm?.counters.snapshot().map((t) => ({ topic: t.topic, accepted: t.accepted, refused: t.badTotal })) }, 'simulated arm down');
     return 0;
   });
 }

@@ -136,11 +136,12 @@ export class RosSimArm {
     for (const p of this.imagePubs) {
       const img = frame.images[p.camera];
       if (!img) continue;
-      p.raw.publish(rgbImageMessage(img, stamp, p.camera));
+      // A plain copy: the sim worker's frame ring is SharedArrayBuffer memory its thread reuses.
+      const copy = { width: img.width, height: img.height, data: img.data.slice() };
+      p.raw.publish(rgbImageMessage(copy, stamp, p.camera));
       // JPEG encoding runs on sharp's pool; a camera still encoding skips this frame rather than queue.
       if (p.compressed && !p.encoding) {
         p.encoding = true;
-        const copy = { width: img.width, height: img.height, data: Uint8Array.from(img.data) };
         jpegImageMessage(copy, stamp, p.camera).then(
           (m) => { if (!this.closed) { p.compressed!.publish(m); this.published.compressed++; } },
           (err: unknown) => this.opts.log.error({ err, camera: p.camera }, 'JPEG encoding failed'),
