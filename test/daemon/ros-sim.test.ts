@@ -19,9 +19,10 @@ import { Graph, rclDouble } from '../support/rclnodejs-double.js';
 const PERIOD_NS = 20_000_000n; // the cpu profile's 50 Hz, and the sim's publish period
 const TRAJECTORY = '/joint_trajectory_controller/joint_trajectory';
 const TRIGGER = 'std_srvs/srv/Trigger';
+const FORWARD = '/forward_position_controller/commands';
 
-test('daemon --robot ros and sim-ros on one graph: trajectories reach the arm, its states and images reach the daemon, the episode is recorded', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'vlad-ros-sim-'));
+/** sim-ros's node on the simulated arm and the daemon (--robot ros, lockstep), each with its own rclnodejs context on one graph. */
+async function rosPair(output: 'trajectory' | 'forward', record: { dir: string; dataset: string }) {
   const graph = new Graph();
   // The simulated arm's "process".
   const simRcl = rclDouble(graph);
@@ -31,27 +32,63 @@ test('daemon --robot ros and sim-ros on one graph: trajectories reach the arm, i
   const arm = new RosSimArm(simRcl, sim, { publishHz: 50, simNowNs: () => sim.readState()!.stampNs, task: 'pick', seed: 0, log: silentLogger });
   // The daemon's "process".
   const config = await loadDaemonConfig({ overrides: {
-    robot: 'ros', bundle: 'models/bundles/vlad-base-flow', robot_description: 'vlad-sim-arm', output_mode: 'trajectory', mode: 'autonomous',
-    joint_states_timeout_s: 600, record: { dir, dataset: 'vlad_ros' },
+    robot: 'ros', bundle: 'models/bundles/vlad-base-flow', robot_description: 'vlad-sim-arm', output_mode: output, mode: 'autonomous',
+    command_topic: output === 'trajectory' ? TRAJECTORY : FORWARD, joint_states_timeout_s: 600, record,
   } });
-  const daemonRcl = rclDouble(graph);
-  const daemon = new Daemon({ config, clock: 'lockstep', log: silentLogger, rcl: daemonRcl, rosArgv: [] });
-  let succeeded: boolean | undefined;
+  const daemon = new Daemon({ config, clock: 'lockstep', log: silentLogger, rcl: rclDouble(graph), rosArgv: [] });
   const tick = () => graph.setTime(graph.nowNs + PERIOD_NS);
   const settle = async () => {
     await graph.drain();
     const robot = daemon.robotDriver;
     if (robot instanceof RosRobot) await robot.settled();
   };
-  try {
+  /** Configure (it waits for the arm's first JointState: the ROS clock runs, the sim's timer publishes) and activate. */
+  const start = async () => {
     await daemon.serveOnly();
-    // Configure waits for the arm's first JointState: the ROS clock runs (the sim's timer publishes) until it is configured.
     const configured = daemon.transition('configure');
     let done = false;
     void configured.finally(() => { done = true; });
     while (!done) { tick(); await settle(); await new Promise((r) => setTimeout(r, 2)); }
     await configured;
     await daemon.transition('activate');
+  };
+  /** One period in lockstep: the sim publishes (state + new frame), the daemon ticks and commands, the command crosses, the arm steps. */
+  const step = async () => {
+    tick();
+    await settle();
+    await daemon.stepLockstep();
+    await settle();
+    await sim.advance(1);
+  };
+  const close = async () => {
+    await daemon.shutdown();
+    arm.close();
+    simRcl.shutdown();
+    await sim.close();
+  };
+  return { graph, sim, arm, daemon, settle, start, step, close };
+}
+
+/**
+ * The daemon received a joint state every period and both cameras' image of every new frame (one
+ * per physics step: `steps` periods make at least steps - 1 new ones), none refused.
+ */
+function assertInputs(daemon: Daemon, steps: number): void {
+  const inputs = (daemon.robotDriver as RosRobot).counters.snapshot();
+  for (const [topic, least] of [['/joint_states', steps], ['/cameras/scene/image_raw', steps - 1], ['/cameras/wrist/image_raw', steps - 1]] as const) {
+    const t = inputs.find((x) => x.topic === topic)!;
+    assert.equal(t.badTotal, 0, `${topic}: ${t.lastError}`);
+    assert.ok(t.accepted >= least, `${topic}: ${t.accepted} accepted`);
+  }
+}
+
+
+test('daemon --robot ros and sim-ros on one graph: trajectories reach the arm, its states and images reach the daemon, the episode is recorded', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'vlad-ros-sim-'));
+  const { graph, sim, arm, daemon, settle, start, step, close } = await rosPair('trajectory', { dir, dataset: 'vlad_ros' });
+  let succeeded: boolean | undefined;
+  try {
+    await start();
 
     // The scene through sim-ros's parameters and ~/reset; its instruction reaches the daemon over the instruction topic.
     assert.deepEqual(graph.setParameter('vlad_sim', 'task', 'lift'), { successful: false, reason: "task 'lift' is not one of pick, place, touch" });
@@ -67,30 +104,19 @@ test('daemon --robot ros and sim-ros on one graph: trajectories reach the arm, i
     const home = Float64Array.from(sim.readState()!.positions);
     const trajectoriesBefore = graph.messages(TRAJECTORY).length;
     const STEPS = 80;
-    for (let k = 0; k < STEPS; k++) {
-      tick(); // the sim's timer: joint state + the new camera frame, stamped now
-      await settle();
-      await daemon.stepLockstep(); // the loop ticks and publishes to JTC's topic
-      await settle(); // the sim's JTC subscription takes it
-      await sim.advance(1);
-    }
+    for (let k = 0; k < STEPS; k++) await step();
 
     // Trajectories crossed the graph and every one was taken by the sim's JTC (none refused).
     const sent = graph.messages(TRAJECTORY).length - trajectoriesBefore;
     const jtc = arm.counters.snapshot().find((t) => t.topic === TRAJECTORY)!;
     assert.ok(sent >= 1, 'the daemon published trajectories');
     assert.equal(jtc.badTotal, 0, jtc.lastError);
-    assert.ok(jtc.accepted >= sent, `the arm took every trajectory (${jtc.accepted} of ${sent})`);
+    assert.equal(jtc.accepted, graph.messages(TRAJECTORY).length, 'the arm took every trajectory the daemon published');
     assert.equal(sim.arm.jtc.running, true, 'the sim JTC runs a trajectory');
     const moved = Math.max(...Array.from(sim.readState()!.positions, (q, i) => Math.abs(q - home[i]!)));
     assert.ok(moved > 1e-3, `the arm moved under the policy (max |dq| ${moved})`);
     // Joint states and both cameras reached the daemon, one per period, none refused.
-    const inputs = (daemon.robotDriver as RosRobot).counters.snapshot();
-    for (const topic of ['/joint_states', '/cameras/scene/image_raw', '/cameras/wrist/image_raw']) {
-      const t = inputs.find((x) => x.topic === topic)!;
-      assert.equal(t.badTotal, 0, `${topic}: ${t.lastError}`);
-      assert.ok(t.accepted >= STEPS, `${topic}: ${t.accepted} accepted`);
-    }
+    assertInputs(daemon, STEPS);
     assert.ok(arm.published.frames >= STEPS && arm.published.jointStates >= STEPS);
     const policySteps = daemon.controlLoop!.snapshot().steps.policy ?? 0;
     assert.ok(policySteps > 0, 'the policy commanded');
@@ -103,13 +129,10 @@ test('daemon --robot ros and sim-ros on one graph: trajectories reach the arm, i
     const stopped = await graph.call('/vlad/episode/stop', 'std_srvs/srv/SetBool', { data: succeeded });
     assert.equal(stopped.success, true, stopped.message);
     assert.match(String(stopped.message), new RegExp(`${STEPS} steps`));
-    // What a JTC subscriber received is what the sim took: the joint order and start-now form.
+    // Every trajectory in JTC's start-now form (the point times carry the loop's schedule).
     for (const m of graph.messages(TRAJECTORY) as JointTrajectoryMsg[]) assert.deepEqual(m.header.stamp, { sec: 0, nanosec: 0 });
   } finally {
-    await daemon.shutdown();
-    arm.close();
-    simRcl.shutdown();
-    await sim.close();
+    await close();
   }
   // The episode is on disk, valid, with one step per tick the robot executed.
   const datasetDir = join(dir, 'vlad_ros');
@@ -121,4 +144,28 @@ test('daemon --robot ros and sim-ros on one graph: trajectories reach the arm, i
   assert.equal(episodes[0]!.steps, 80);
   assert.equal(episodes[0]!.meta.success, succeeded, 'the outcome the sim reported');
   await rm(dir, { recursive: true, force: true });
+});
+
+test('forward output over ROS: one Float64MultiArray per tick reaches the sim\'s forward controller and the arm follows the policy', async () => {
+  const { graph, sim, arm, daemon, start, step, close } = await rosPair('forward', { dir: '', dataset: 'unused' });
+  try {
+    await start();
+    graph.publish('/vlad/instruction', 'std_msgs/msg/String', { data: 'pick up the red cube' });
+    const started = await graph.call('/vlad/episode/start', TRIGGER);
+    assert.equal(started.success, true, started.message);
+    const home = Float64Array.from(sim.readState()!.positions);
+    const STEPS = 40;
+    for (let k = 0; k < STEPS; k++) await step();
+    const fwd = arm.counters.snapshot().find((t) => t.topic === FORWARD)!;
+    assert.equal(fwd.badTotal, 0, fwd.lastError);
+    assert.equal(fwd.accepted, graph.messages(FORWARD).length, 'every command the daemon published reached the controller');
+    assert.ok(fwd.accepted >= STEPS, `one command per tick (${fwd.accepted})`);
+    assert.equal(graph.messages(TRAJECTORY).length, 0, 'nothing on JTC\'s topic in forward output');
+    assert.equal(sim.arm.jtc.running, false);
+    const moved = Math.max(...Array.from(sim.readState()!.positions, (q, i) => Math.abs(q - home[i]!)));
+    assert.ok(moved > 1e-3, `the arm moved under the policy (max |dq| ${moved})`);
+    assertInputs(daemon, STEPS);
+  } finally {
+    await close();
+  }
 });
