@@ -10,7 +10,8 @@
 import os
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, ExecuteProcess
+from launch.actions import DeclareLaunchArgument, ExecuteProcess, RegisterEventHandler
+from launch.event_handlers import OnProcessIO
 from launch.substitutions import LaunchConfiguration
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -55,4 +56,14 @@ def generate_launch_description():
         emulate_tty=True,
         sigterm_timeout='5',  # vlad brings the arm to a hold and closes the open episode first
     )
-    return LaunchDescription(args + [sim, vlad])
+    # vlad configures against the robot's first JointState: start it once sim-ros says it is up
+    # (its log line 'simulated arm up' on stderr), as a robot's bringup comes before the node.
+    started = []
+
+    def on_sim_output(event):
+        if not started and b'simulated arm up' in event.text:
+            started.append(True)
+            return [vlad]
+        return None
+
+    return LaunchDescription(args + [sim, RegisterEventHandler(OnProcessIO(target_action=sim, on_stderr=on_sim_output, on_stdout=on_sim_output))])

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDaemonConfig } from '../../src/daemon/index.js';
 import { cameraTopic, SIM_ARM_TOPICS } from '../../src/io/ros/index.js';
@@ -101,4 +101,7 @@ test('launch/vlad_sim.launch.py starts `vlad sim-ros` and `vlad run --robot ros`
   assert.equal(config.params.command_topic, SIM_ARM_TOPICS.trajectory);
   assert.equal(config.params.joint_states_topic, SIM_ARM_TOPICS.jointStates);
   assert.equal(config.params.instruction_topic, SIM_ARM_TOPICS.instruction);
+  // vlad starts once sim-ros logs that it is up: the line the launch file waits for is the one sim-ros logs.
+  const waitsFor = /b'([^']+)' in event\.text/.exec(readFileSync(join(repoRoot, 'launch', 'vlad_sim.launch.py'), 'utf8'))?.[1];
+  assert.ok(waitsFor && readFileSync(join(repoRoot, 'dist', 'src', 'cli', 'sim-ros.js'), 'utf8').includes(`'${waitsFor}'`), `sim-ros logs '${waitsFor}'`);
 });
