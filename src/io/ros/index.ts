@@ -21,7 +21,8 @@ export {
   ParameterType, RUNTIME_PARAMS, paramTable, toRosValue, fromRosValue, unflattenParams,
   type ParamSchema, type ParamRange, type ParamDescriptor, type ParamTable, type RuntimeChange,
 } from './params.js';
-// The rclnodejs glue: the slice of rclnodejs used (and its loader), the driver, the node.
+// The rclnodejs glue: the slice of rclnodejs used (and its loader), the driver, the node, and the
+// simulated arm's ros2_control face (vlad sim-ros).
 export { loadRclnodejs, RosNotSourcedError, ROS_ENV_VARS, CallbackReturnCode, type Rcl, type RclNode, type RclLifecycleNode, type RclPublisher, type RclLifecyclePublisher, type RclSubscription, type RclService, type RclServiceResponse, type RclTimer, type RclTime, type RclParameter, type RclParameterDescriptor, type RclRange, type RclOptions, type RclState, type RclCallbackReturnValue, type SetParametersResult } from './rclnodejs.js';
 export { STATE, TRANSITION, TRANSITIONING, availableTransitions, requestedTransition, stateMsg, type PrimaryState, type StateLabel, type TransitionLabel, type StateMsg, type TransitionMsg, type TransitionDescriptionMsg } from './lifecycle.js';
 export { RosRobot, type RosRobotOptions, type RosTopics, type RosOperatorCommand } from './driver.js';

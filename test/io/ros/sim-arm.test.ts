@@ -75,7 +75,7 @@ async function simArm(opts: { compressed?: boolean } = {}) {
   const probe = new probeRcl.Node('probe');
   probe.spin();
   const period = () => graph.setTime(graph.nowNs + 20_000_000n);
-  const close = async () => { arm.close(); probeRcl.shutdown(); simRcl.shutdown(); await sim.close(); };
+  const close = async () => { arm.close(); if (!probeRcl.isShutdown()) probeRcl.shutdown(); simRcl.shutdown(); await sim.close(); };
   return { graph, sim, arm, probe, probeRcl, period, close };
 }
 
@@ -105,6 +105,13 @@ test('sim-ros publishes joint states every period and images once per new frame,
     assert.ok(lastState!.position instanceof Float64Array);
     // Stamped with the ROS time the state was taken (the sim's clock and ROS time agree in lockstep here).
     assert.equal(BigInt(lastState!.header.stamp.sec) * 1_000_000_000n + BigInt(lastState!.header.stamp.nanosec), graph.nowNs);
+    // The probe's process shuts down: its nodes leave the graph, the sim's node goes on publishing.
+    probeRcl.shutdown();
+    const before = graph.messages('/joint_states').length;
+    period();
+    await graph.drain();
+    assert.equal(graph.messages('/joint_states').length, before + 1);
+    assert.equal(graph.subs.some((s) => s.node.name() === 'probe'), false);
   } finally {
     await close();
   }
