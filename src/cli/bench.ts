@@ -1,4 +1,4 @@
-// `vlad bench control|delay|ops ...`; anything else is the policy engine's `vlad bench --bundle`.
+// `vlad bench control|delay|ops|ros ...`; anything else is the policy engine's `vlad bench --bundle`.
 // Benchmarks print figures (one JSON object with --json); they are not timed tests.
 import process from 'node:process';
 import { loadavg } from 'node:os';
@@ -14,6 +14,7 @@ const SERVE_USAGE = 'vlad bench serve [--requests N] [--rate HZ] [--bundle DIR] 
 const SERVE_CLIENT_USAGE = 'vlad bench serve-client --protocol gr00t|openpi --endpoint E --clients N --requests N --spec JSON   (the load generator of bench serve)';
 const SWAP_USAGE = 'vlad bench swap [--swaps N] [--rate HZ] [--quiet S] [--health-chunks N] [--health-s S] [--profile NAME] [--json]';
 const FAULTS_USAGE = 'vlad bench ota-faults [--trials N] [--kill-trials N] [--profile NAME] [--json]   (run from a checkout: uses test/fixtures/ota)';
+const ROS_USAGE = 'vlad bench ros [--duration S] [--task pick|place|touch] [--seed N] [--bundle DIR] [--profile NAME] [--json]   (needs ROS 2 sourced: starts vlad sim-ros, then the daemon with --robot ros; --robot sim as the baseline)';
 const OPS_CLIENT_USAGE = 'vlad bench ops-client --ops ENDPOINT [--request-rate N] [--duration S]   (the load generator of bench ops)';
 
 const progress = (l: string) => process.stderr.write(`${l}\n`);
@@ -30,6 +31,7 @@ export async function run(args: string[]): Promise<number> {
     case 'serve-client': return serveClient(rest);
     case 'swap': return swap(rest);
     case 'ota-faults': return otaFaults(rest);
+    case 'ros': return ros(rest);
     default: return (await import('./bench-policy.js')).run(args);
   }
 }
@@ -61,6 +63,21 @@ function control(args: string[]): Promise<number> {
       idlePoll, wait: flag.oneOf('wait', v.wait, ['block', 'poll'] as const, 'block'), progress,
     });
     print(out, v.json ?? false);
+    return 0;
+  });
+}
+
+function ros(args: string[]): Promise<number> {
+  return command({
+    name: 'bench ros', usage: ROS_USAGE,
+    options: { duration: { type: 'string' }, task: { type: 'string' }, seed: { type: 'string' }, bundle: { type: 'string' }, profile: { type: 'string', default: 'cpu' }, json: { type: 'boolean', default: false } },
+  }, args, async (v) => {
+    const { benchRos } = await import('./bench-ros.js');
+    print(await benchRos({
+      durationS: flag.num('duration', v.duration, { min: 1, max: 3600, default: 10 }),
+      task: flag.oneOf('task', v.task, TASK_NAMES, 'pick'), seed: flag.int('seed', v.seed, { min: 0, max: 2 ** 31 - 1, default: 0 }),
+      bundle: v.bundle, profile: v.profile!, progress,
+    }), v.json ?? false);
     return 0;
   });
 }

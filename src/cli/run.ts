@@ -12,7 +12,7 @@ import { attachServing, Daemon, loadDaemonConfig, ROBOT_KINDS, type ParamOverrid
 import { OPERATING_MODES } from '../core/index.js';
 import { command, flag, UsageError } from './args.js';
 
-const USAGE = 'vlad run [--robot sim|ros] [--params FILE] [--bundle DIR] [--profile NAME] [--record DIR] [--dataset NAME] [--mode idle|autonomous|teleop|intervention] [--ops ENDPOINT] [--telemetry ENDPOINT] [--teleop ENDPOINT] [--metrics-port P] [--serve gr00t[:PORT],openpi[:PORT]] [--clock realtime|lockstep] [--no-autostart] [--ota-dir DIR] [--trust PUBKEY|FILE]... [--ros-args ...]';
+const USAGE = 'vlad run [--robot sim|ros] [--params FILE] [--bundle DIR] [--profile NAME] [--robot-description NAME] [--record DIR] [--dataset NAME] [--mode idle|autonomous|teleop|intervention] [--ops ENDPOINT] [--telemetry ENDPOINT] [--teleop ENDPOINT] [--metrics-port P] [--serve gr00t[:PORT],openpi[:PORT]] [--clock realtime|lockstep] [--no-autostart] [--ota-dir DIR] [--trust PUBKEY|FILE]... [--ros-args ...]';
 
 /** Splits off ROS arguments; `--params-file F` among them names the params file. */
 export function splitRosArgs(args: readonly string[]): { own: string[]; paramsFile: string | undefined } {
@@ -59,7 +59,7 @@ export async function run(args: string[]): Promise<number> {
   return command({
     name: 'run', usage: USAGE,
     options: {
-      robot: { type: 'string' }, params: { type: 'string' }, bundle: { type: 'string' }, profile: { type: 'string' }, record: { type: 'string' }, dataset: { type: 'string' },
+      robot: { type: 'string' }, params: { type: 'string' }, bundle: { type: 'string' }, profile: { type: 'string' }, 'robot-description': { type: 'string' }, record: { type: 'string' }, dataset: { type: 'string' },
       mode: { type: 'string' }, ops: { type: 'string' }, telemetry: { type: 'string' }, teleop: { type: 'string' }, 'metrics-port': { type: 'string' },
       clock: { type: 'string' }, 'no-autostart': { type: 'boolean' }, serve: { type: 'string' },
       trust: { type: 'string', multiple: true }, 'ota-dir': { type: 'string' },
@@ -70,6 +70,7 @@ export async function run(args: string[]): Promise<number> {
     if (v.robot !== undefined) overrides.robot = flag.oneOf('robot', v.robot, ROBOT_KINDS);
     if (v.bundle !== undefined) overrides.bundle = v.bundle;
     if (v.profile !== undefined) overrides.hw_profile = v.profile;
+    if (v['robot-description'] !== undefined) overrides.robot_description = v['robot-description'];
     if (v.record !== undefined || v.dataset !== undefined) overrides.record = { ...(v.record !== undefined ? { dir: v.record } : {}), ...(v.dataset !== undefined ? { dataset: v.dataset } : {}) };
     if (v.mode !== undefined) overrides.mode = flag.oneOf('mode', v.mode, OPERATING_MODES);
     if (v.ops !== undefined || v.telemetry !== undefined) overrides.ops = { ...(v.ops !== undefined ? { endpoint: v.ops } : {}), ...(v.telemetry !== undefined ? { telemetry_endpoint: v.telemetry } : {}) };

@@ -33,6 +33,8 @@ const HELP: [string[], RegExp][] = [
   [['bench', 'delay', '--help'], /^usage: vlad bench delay \[--delays /],
   [['bench', 'ops', '--help'], /^usage: vlad bench ops \[--rate HZ\]/],
   [['sim-bench', '--help'], /^usage: vlad sim-bench \[--episodes N\]/],
+  [['sim-ros', '--help'], /^usage: vlad sim-ros \[--task pick\|place\|touch\]/],
+  [['bench', 'ros', '--help'], /^usage: vlad bench ros \[--duration S\]/],
 ];
 
 for (const [args, usage] of HELP) {
@@ -74,6 +76,9 @@ const USAGE_ERRORS: [string[], RegExp][] = [
   [['bundle', 'keygen'], /^vlad bundle keygen: --out is required/],
   [['bundle', 'sign', BUNDLE], /^vlad bundle sign: --key is required/],
   [['bundle', 'sign', BUNDLE, '--key', '/nonexistent.key', '--expires', 'whenever'], /^vlad bundle sign: --expires: expected days or an ISO date, got 'whenever'/],
+  [['sim-ros', '--task', 'lift'], /^vlad sim-ros: --task: expected one of pick, place, touch, got 'lift'/],
+  [['sim-ros', '--cameras', 'Scene'], /^vlad sim-ros: --cameras: 'Scene' is not a camera name/],
+  [['bench', 'ros', '--duration', '0'], /^vlad bench ros: --duration: expected a number in \[1, 3600\], got '0'/],
   [['run', '--robot', 'moon'], /^vlad run: --robot: expected one of sim, ros, got 'moon'/],
   [['run', '--ros-args', '--params-file'], /^vlad run: --ros-args --params-file needs a file/],
   [['run', '--bundle', '/nonexistent'], /^vlad run: \(command line\): bundle: no bundle at \/nonexistent \(manifest\.json missing\)/],
@@ -99,5 +104,18 @@ for (const [args, reason] of USAGE_ERRORS) {
     assert.match(r.stderr, /\nusage:/);
     assert.equal(r.stdout, '', 'nothing on stdout');
     assert.doesNotMatch(r.stderr, /\[rlds bench\]|\[policy\]/, 'no work started');
+  });
+}
+
+// The ROS commands refuse before loading rclnodejs (or starting anything) when ROS 2 is not sourced.
+for (const args of [['sim-ros'], ['bench', 'ros', '--json'], ['sim-ros', '--ros-args', '-p', 'seed:=3']]) {
+  test(`vlad ${args.join(' ')} without ROS sourced: exit 1, the reason`, () => {
+    const env = { ...process.env };
+    delete env.AMENT_PREFIX_PATH;
+    delete env.ROS_DISTRO;
+    const r = spawnSync(process.execPath, [cli, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000, env });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`^vlad: ROS 2 is not sourced \\(vlad ${args[0] === 'bench' ? 'bench ros' : 'sim-ros'} needs it\\): AMENT_PREFIX_PATH and ROS_DISTRO are not set`));
+    assert.equal(r.stdout, '');
   });
 }

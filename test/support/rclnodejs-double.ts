@@ -23,7 +23,9 @@
 //   setParameter refuses undeclared ("Parameter X has not been declared") and read-only ("Parameter
 //   X is readonly") parameters before any callback, and a descriptor mismatch with rclnodejs's own
 //   (misspelled) reason "Parameter X does not  readonly";
-// - service handlers may answer with response.send() later (async) or by returning the response.
+// - service handlers may answer with response.send() later (async) or by returning the response;
+// - Node (a plain node) beside LifecycleNode; several doubles may share one Graph, as several
+//   processes, each with its own context, share one DDS graph (rclDouble(graph)).
 import type { CallbackReturnCode, Rcl, RclCallbackReturnValue, RclLifecycleNode, RclLifecyclePublisher, RclOptions, RclParameter, RclParameterDescriptor, RclPublisher, RclRange, RclService, RclServiceResponse, RclState, RclSubscription, RclTime, RclTimer, SetParametersResult } from '../../src/io/ros/index.js';
 
 const SUCCESS = 97 as CallbackReturnCode;
@@ -537,9 +539,25 @@ class DoubleLifecycleNode extends DoubleNode implements RclLifecycleNode {
 
 export interface RclDouble extends Rcl { readonly graph: Graph; inits: number }
 
-/** A fresh double with its own graph (one per test). `init` must be awaited before nodes exist, as with rclnodejs. */
-export function rclDouble(): RclDouble {
-  const graph = new Graph();
+/**
+ * A fresh double (one process's rclnodejs) on its own graph, or on `graph` to join another
+ * double's: two processes on one DDS graph, each with its own context, whose nodes hear each
+ * other's topics and services. `init` must be awaited before nodes exist, as with rclnodejs.
+ */
+export function rclDouble(graph: Graph = new Graph()): RclDouble {
+  const mine = new Set<DoubleNode>();
+  // Nodes join this double's graph and belong to its context (shutdown destroys only them).
+  const own = <C extends abstract new (...a: any[]) => DoubleNode>(Base: C) => {
+    abstract class Owned extends Base {
+      constructor(...a: any[]) {
+        if (!up) throw new Error('rclnodejs double: init() first');
+        currentGraph = graph;
+        super(...a);
+        mine.add(this);
+      }
+    }
+    return Owned;
+  };
   let up = false;
   const double: RclDouble = {
     graph,
@@ -553,10 +571,12 @@ export function rclDouble(): RclDouble {
     shutdown() {
       if (!up) throw new Error('The context has already been shut down.');
       up = false;
-      for (const n of [...graph.nodes]) n.destroy();
+      // Only this context's nodes: another process on the same graph keeps its own.
+      for (const n of [...graph.nodes]) if (mine.has(n)) n.destroy();
     },
     isShutdown: () => !up,
-    lifecycle: { LifecycleNode: DoubleLifecycleNode, CallbackReturnValue },
+    Node: own(DoubleNode) as unknown as RclDouble['Node'],
+    lifecycle: { LifecycleNode: own(DoubleLifecycleNode) as unknown as RclDouble['lifecycle']['LifecycleNode'], CallbackReturnValue },
     Parameter, ParameterDescriptor, IntegerRange, FloatingPointRange,
     QoS: { profileDefault: 'qos_profile_default', profileSystemDefault: 'qos_profile_system_default', profileSensorData: 'qos_profile_sensor_data', profileServicesDefault: 'qos_profile_services_default' },
   };

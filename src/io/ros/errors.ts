@@ -2,12 +2,13 @@
 // (counters.ts) and drops the message: a bad message never throws past its subscription callback
 // and never changes what the robot sees.
 
-export const ROS_INPUT_REASONS = ['encoding', 'size', 'decode', 'nan', 'unknown_joint', 'missing_joint', 'length', 'stale', 'internal'] as const;
+export const ROS_INPUT_REASONS = ['encoding', 'size', 'decode', 'nan', 'unknown_joint', 'missing_joint', 'length', 'stale', 'timing', 'internal'] as const;
 /**
  * encoding: an image encoding or compressed format we do not read; size: zero, too large, or data
  * shorter than its declared size; decode: compressed bytes that do not decode; nan: a non-finite
  * joint position; unknown_joint / missing_joint: joint names that do not match the configured ones;
- * length: arrays of one message that disagree in length; stale: a header stamp older than allowed;
+ * length: arrays of one message that disagree in length; stale: a header stamp older than allowed
+ * (or a trajectory that ends in the past); timing: trajectory times that do not strictly increase;
  * internal: a converter bug (anything that is not a RosInputError), counted rather than thrown.
  */
 export type RosInputReason = (typeof ROS_INPUT_REASONS)[number];

@@ -85,6 +85,8 @@ export interface Rcl {
   init(context?: unknown, argv?: string[]): Promise<void>;
   shutdown(context?: unknown): void;
   isShutdown(): boolean;
+  /** A plain (unmanaged) node, as the simulated arm's ros2_control face is. */
+  readonly Node: new (nodeName: string, namespace?: string, context?: unknown, options?: unknown) => RclNode;
   readonly lifecycle: {
     readonly LifecycleNode: new (nodeName: string, namespace?: string, context?: unknown, options?: unknown, enableCommunicationInterface?: boolean) => RclLifecycleNode;
     readonly CallbackReturnValue: new (value?: CallbackReturnCode) => RclCallbackReturnValue;
@@ -100,8 +102,8 @@ export interface Rcl {
 export const ROS_ENV_VARS = ['AMENT_PREFIX_PATH', 'ROS_DISTRO'] as const;
 
 export class RosNotSourcedError extends Error {
-  constructor(readonly missing: readonly string[]) {
-    super(`robot 'ros' needs a sourced ROS 2 environment: ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set ` +
+  constructor(readonly missing: readonly string[], who = "robot 'ros'") {
+    super(`ROS 2 is not sourced (${who} needs it): ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set ` +
       '(run `source /opt/ros/<distro>/setup.bash`, e.g. humble or jazzy, then install rclnodejs in that shell: `npm i rclnodejs@2.2`)');
     this.name = 'RosNotSourcedError';
   }
@@ -110,16 +112,16 @@ export class RosNotSourcedError extends Error {
 /**
  * rclnodejs, or a clear refusal: the environment is checked BEFORE the import, because importing
  * it without ROS sourced triggers its self-rebuild, which deletes its compiled addon. `importer`
- * is for tests (it must never be called when the check fails).
+ * is for tests (it must never be called when the check fails); `who` names the command in the refusal.
  */
-export async function loadRclnodejs(env: NodeJS.ProcessEnv = process.env, importer: () => Promise<unknown> = () => import('rclnodejs' as string)): Promise<Rcl> {
+export async function loadRclnodejs(env: NodeJS.ProcessEnv = process.env, importer: () => Promise<unknown> = () => import('rclnodejs' as string), who?: string): Promise<Rcl> {
   const missing = ROS_ENV_VARS.filter((k) => !env[k]);
-  if (missing.length) throw new RosNotSourcedError(missing);
+  if (missing.length) throw new RosNotSourcedError(missing, who);
   let mod: { default?: Rcl } & Partial<Rcl>;
   try {
     mod = (await importer()) as typeof mod;
   } catch (err) {
-    throw new Error(`robot 'ros': rclnodejs did not load (${(err as Error).message}); install it with ROS ${env.ROS_DISTRO} sourced: npm i rclnodejs@2.2`);
+    throw new Error(`${who ?? "robot 'ros'"}: rclnodejs did not load (${(err as Error).message}); install it with ROS ${env.ROS_DISTRO} sourced: npm i rclnodejs@2.2`);
   }
   // ESM build: `export default rclnodejs` (dist/index.js); CJS interop puts it on the namespace.
   return (mod.default ?? mod) as Rcl;
