@@ -1,0 +1,98 @@
+// The trainer's state on disk, one file written temp + fsync + rename: the AdamW state (lora, m,
+// v, step) of the running pass, its plan and progress, the data cursor, the parent adapter, and
+// the last finished pass's candidate. A SIGKILL at any moment leaves the previous state or the
+// new one; a resumed pass redoes at most `checkpoint_every` steps, drawing the same batches.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Packr } from 'msgpackr';
+import type { ControlMode } from '../core/index.js';
+import { writeFileAtomic } from '../core/index.js';
+import type { EpisodeKey } from './episodes.js';
+
+export const STATE_FILE = 'trainer-state.msgpack';
+const FORMAT = 1;
+
+export interface LossSummary { first: number; last: number; min: number; mean: number; /** Mean loss of each tenth of the pass. */ curve: number[] }
+
+export interface AdapterLineage {
+  /** Adapter version the pass started from. */
+  parent: string;
+  /** The bundle identity (name@version + prefix hash) it was trained on. */
+  bundle: string;
+  pass: number;
+  seed: number;
+  steps: number;
+  lr: number;
+  /** Episodes new in this pass and those replayed. */
+  episodes: { fresh: EpisodeKey[]; replay: EpisodeKey[] };
+  /** Learnable windows in those episodes, by who commanded the first step. */
+  windowsByMode: Partial<Record<ControlMode, number>>;
+  /** Windows actually drawn into batches, by mode. */
+  sampledByMode: Partial<Record<ControlMode, number>>;
+  loss: LossSummary;
+  finishedAt: string;
+}
+
+export interface CandidateAdapter { lora: Float32Array; lineage: AdapterLineage }
+
+export interface PassState {
+  index: number;
+  parent: string;
+  fresh: EpisodeKey[];
+  replay: EpisodeKey[];
+  /** The cursor once this pass is done (episodes per dataset folder). */
+  cursorAfter: Record<string, number>;
+  step: number;
+  losses: number[];
+  sampledByMode: Partial<Record<ControlMode, number>>;
+  lora: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+  adamStep: number;
+}
+
+export interface TrainerState {
+  format: number;
+  identity: string;
+  seed: number;
+  /** Episodes already learnt from, per dataset folder. */
+  cursor: Record<string, number>;
+  passesDone: number;
+  parent: { version: string; lora: Float32Array };
+  pass: PassState | null;
+  candidate: CandidateAdapter | null;
+}
+
+const packr = new Packr({ structuredClone: false, useRecords: false });
+
+export async function loadState(dir: string): Promise<TrainerState | null> {
+  const file = join(dir, STATE_FILE);
+  let buf: Buffer;
+  try { buf = await readFile(file); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new Error(`${file}: cannot read the trainer state (${(e as Error).message})`);
+  }
+  let s: TrainerState;
+  try { s = packr.unpack(buf) as TrainerState; } catch (e) { throw new Error(`${file}: not a trainer state (${(e as Error).message})`); }
+  if (s?.format !== FORMAT) throw new Error(`${file}: format ${String(s?.format)}, this vlad reads format ${FORMAT}`);
+  return s;
+}
+
+export async function saveState(dir: string, s: TrainerState): Promise<void> {
+  await writeFileAtomic(join(dir, STATE_FILE), packr.pack(s), 0o600);
+}
+
+export function freshState(identity: string, seed: number, parent: { version: string; lora: Float32Array }): TrainerState {
+  return { format: FORMAT, identity, seed, cursor: {}, passesDone: 0, parent, pass: null, candidate: null };
+}
+
+export function summarizeLosses(losses: readonly number[]): LossSummary {
+  const n = losses.length;
+  const curve: number[] = [];
+  const parts = Math.min(10, n);
+  for (let i = 0; i < parts; i++) {
+    const a = Math.floor((i * n) / parts), b = Math.floor(((i + 1) * n) / parts);
+    curve.push(losses.slice(a, b).reduce((s, x) => s + x, 0) / (b - a));
+  }
+  return { first: losses[0] ?? NaN, last: losses[n - 1] ?? NaN, min: Math.min(...losses), mean: losses.reduce((s, x) => s + x, 0) / Math.max(1, n), curve };
+}
