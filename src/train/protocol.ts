@@ -8,6 +8,7 @@ export type Request =
   | { id: number; op: 'status' }
   | { id: number; op: 'setParent'; version: string; lora: Float32Array }
   | { id: number; op: 'gate'; candidate: Float32Array; parent?: Float32Array }
+  | { id: number; op: 'trainingLoss'; lora: Float32Array }
   | { id: number; op: 'close' };
 
 export interface ResultOf {
@@ -16,5 +17,6 @@ export interface ResultOf {
   status: TrainerStatus;
   setParent: null;
   gate: GateResult;
+  trainingLoss: { windows: number; loss: number };
   close: null;
 }

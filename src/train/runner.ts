@@ -364,7 +364,7 @@ export class TrainerRunner {
   // --- the offline gate ---
 
   /** Mean flow loss of `lora` on fixed windows, noise and t (batches of the train graph's size). */
-  async heldOutLoss(lora: Float32Array, windows: readonly Window[], lookup: (w: Window) => { seg: Segment; pos: number }): Promise<number> {
+  private async fixedDrawLoss(lora: Float32Array, windows: readonly Window[], lookup: (w: Window) => { seg: Segment; pos: number }): Promise<number> {
     const B = this.batch;
     const { chunk_length: H, action_dim: A } = this.m.io;
     let sum = 0, batches = 0;
@@ -399,6 +399,18 @@ export class TrainerRunner {
   }
 
   /**
+   * Mean flow loss of `lora` on (up to gate.max_windows of) the windows trained from: the
+   * learnable windows of every episode that is not held out, at the gate's fixed noise and t.
+   */
+  async trainingLoss(lora: Float32Array): Promise<{ windows: number; loss: number }> {
+    await this.refreshEpisodes();
+    const eps = [...this.episodes.values()].flat().filter((e) => !e.heldOut);
+    const g = await this.gateWindows(eps, () => true);
+    if (g.windows.length === 0) return { windows: 0, loss: NaN };
+    return { windows: g.windows.length, loss: await this.fixedDrawLoss(lora, g.windows, (w) => g.lookup.get(`${w.ep.dataset}#${w.ep.index}#${w.t}`)!) };
+  }
+
+  /**
    * Judges a candidate against the adapter it was trained from (the parent: the state's parent
    * unless given) on held-out episodes. Reasons name what decided.
    */
@@ -415,7 +427,7 @@ export class TrainerRunner {
     const set = async (g: typeof corr): Promise<GateSet> => {
       if (g.windows.length === 0) return { windows: 0, episodes: 0, parentLoss: NaN, candidateLoss: NaN };
       const look = (w: Window) => g.lookup.get(`${w.ep.dataset}#${w.ep.index}#${w.t}`)!;
-      return { windows: g.windows.length, episodes: g.episodes, parentLoss: await this.heldOutLoss(parent, g.windows, look), candidateLoss: await this.heldOutLoss(candidate, g.windows, look) };
+      return { windows: g.windows.length, episodes: g.episodes, parentLoss: await this.fixedDrawLoss(parent, g.windows, look), candidateLoss: await this.fixedDrawLoss(candidate, g.windows, look) };
     };
     const metrics: GateMetrics = { corrections: await set(corr), retention: await set(ret) };
     return gateDecision(candidate, metrics, this.config.gate);

@@ -34,7 +34,8 @@ export function drawSeed(seed: number, pass: number, step: number, stream: numbe
 
 /** A uniform [0, 1) source over xoroshiro128+. */
 export function uniforms(seed: number): () => number {
-  const rng = xoroshiro128plus(seed);
+  // Hashed first: xoroshiro128+'s first outputs from small, close seeds are far from uniform.
+  const rng = xoroshiro128plus(chunkNoiseSeed(seed, 0x5eed));
   return () => uniformFloat64(rng);
 }
 

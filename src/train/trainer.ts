@@ -37,6 +37,11 @@ export class Trainer {
     return this.rpc.call<'gate'>({ op: 'gate', candidate: Float32Array.from(candidate), ...(parent ? { parent: Float32Array.from(parent) } : {}) });
   }
 
+  /** Mean flow loss of an adapter on the windows trained from (not held out), at fixed noise and t. */
+  trainingLoss(lora: Float32Array): Promise<{ windows: number; loss: number }> {
+    return this.rpc.call<'trainingLoss'>({ op: 'trainingLoss', lora: Float32Array.from(lora) });
+  }
+
   async close(): Promise<void> {
     if (this.rpc.alive) {
       try { await this.rpc.call<'close'>({ op: 'close' }); } catch { /* the worker is going away regardless */ }

@@ -25,6 +25,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer?: Array
     case 'status': return { result: runner.status() };
     case 'setParent': await runner.setParent(req.version, req.lora); return { result: null };
     case 'gate': return { result: await runner.gate(req.candidate, req.parent) };
+    case 'trainingLoss': return { result: await runner.trainingLoss(req.lora) };
     case 'close': await runner.close(); runner = undefined; return { result: null };
   }
 }
