@@ -63,7 +63,35 @@ export interface TrainerState {
   candidate: CandidateAdapter | null;
 }
 
-const packr = new Packr({ structuredClone: false, useRecords: false });
+const packr = new Packr({ useRecords: false });
+
+// Float32Arrays travel as their bytes (msgpack bin) and come back as aligned copies.
+const bytes = (a: Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+function floats(b: unknown, field: string): Float32Array {
+  if (!(b instanceof Uint8Array) || b.byteLength % 4 !== 0) throw new Error(`${field}: not a float32 vector`);
+  const copy = new Uint8Array(b.byteLength); // a Buffer's slice() would share its pool
+  copy.set(b);
+  return new Float32Array(copy.buffer);
+}
+type Vectors<T> = { [K in keyof T]: T[K] extends Float32Array ? Uint8Array : T[K] };
+
+function toDisk(s: TrainerState): unknown {
+  return {
+    ...s,
+    parent: { ...s.parent, lora: bytes(s.parent.lora) },
+    pass: s.pass ? { ...s.pass, lora: bytes(s.pass.lora), m: bytes(s.pass.m), v: bytes(s.pass.v) } satisfies Vectors<PassState> : null,
+    candidate: s.candidate ? { ...s.candidate, lora: bytes(s.candidate.lora) } : null,
+  };
+}
+
+function fromDisk(d: TrainerState): TrainerState {
+  return {
+    ...d,
+    parent: { ...d.parent, lora: floats(d.parent.lora, 'parent.lora') },
+    pass: d.pass ? { ...d.pass, lora: floats(d.pass.lora, 'pass.lora'), m: floats(d.pass.m, 'pass.m'), v: floats(d.pass.v, 'pass.v') } : null,
+    candidate: d.candidate ? { ...d.candidate, lora: floats(d.candidate.lora, 'candidate.lora') } : null,
+  };
+}
 
 export async function loadState(dir: string): Promise<TrainerState | null> {
   const file = join(dir, STATE_FILE);
@@ -75,11 +103,11 @@ export async function loadState(dir: string): Promise<TrainerState | null> {
   let s: TrainerState;
   try { s = packr.unpack(buf) as TrainerState; } catch (e) { throw new Error(`${file}: not a trainer state (${(e as Error).message})`); }
   if (s?.format !== FORMAT) throw new Error(`${file}: format ${String(s?.format)}, this vlad reads format ${FORMAT}`);
-  return s;
+  try { return fromDisk(s); } catch (e) { throw new Error(`${file}: ${(e as Error).message}`); }
 }
 
 export async function saveState(dir: string, s: TrainerState): Promise<void> {
-  await writeFileAtomic(join(dir, STATE_FILE), packr.pack(s), 0o600);
+  await writeFileAtomic(join(dir, STATE_FILE), packr.pack(toDisk(s)), 0o600);
 }
 
 export function freshState(identity: string, seed: number, parent: { version: string; lora: Float32Array }): TrainerState {
