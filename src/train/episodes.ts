@@ -80,25 +80,23 @@ export async function openTrainingDataset(datasetDir: string): Promise<Dataset> 
   }
 }
 
-/** The prefix inputs of a set of steps: images packed per step in camera order, raw states, instructions. */
-export interface PrefixInputs { images: Uint8Array[]; states: Float32Array[]; instructions: string[] }
-
-export async function prefixInputs(ds: Dataset, key: EpisodeKey, steps: readonly number[], cameras: readonly string[], stateDim: number): Promise<PrefixInputs> {
+/** The recorded episode behind a key, checked to be the one the key names. */
+export async function recordedEpisode(ds: Dataset, key: EpisodeKey): Promise<Episode> {
   const ep = await ds.episode(key.index);
   const id = String(((ep.metadata().episode_metadata ?? {}) as Record<string, unknown>).episode_id ?? '');
   if (id !== key.episodeId || ep.numSteps !== key.numSteps) throw new TrainingDataError(`${basename(key.dataset)} episode ${key.index}: is now ${id} (${ep.numSteps} steps), was ${key.episodeId} (${key.numSteps} steps): the dataset changed under the trainer`);
-  const cams = cameras.map((c) => ep.column(`observation/${c}`) as EncodedImage[]);
-  const state = floats(ep.column('observation/state'), stateDim, `episode ${key.episodeId}: steps/observation/state`);
-  const text = str(ep.column('language_instruction'), `episode ${key.episodeId}: steps/language_instruction`);
-  const out: PrefixInputs = { images: [], states: [], instructions: [] };
-  for (const t of steps) {
-    const decoded = await Promise.all(cams.map((c) => c[t]!.decode()));
-    const packed = new Uint8Array(decoded.reduce((n, d) => n + d.data.length, 0));
-    let off = 0;
-    for (const d of decoded) { packed.set(d.data, off); off += d.data.length; }
-    out.images.push(packed);
-    out.states.push(state.slice(t * stateDim, (t + 1) * stateDim));
-    out.instructions.push(text[t]!);
-  }
-  return out;
+  return ep;
+}
+
+/** The prefix inputs of step t: the cameras' images packed in the given order, the raw state, the instruction. */
+export interface PrefixInput { images: Uint8Array; state: Float32Array; instruction: string }
+
+export async function prefixInput(ep: Episode, t: number, cameras: readonly string[], stateDim: number): Promise<PrefixInput> {
+  const decoded = await Promise.all(cameras.map((c) => (ep.column(`observation/${c}`) as EncodedImage[])[t]!.decode()));
+  const images = new Uint8Array(decoded.reduce((n, d) => n + d.data.length, 0));
+  let off = 0;
+  for (const d of decoded) { images.set(d.data, off); off += d.data.length; }
+  const state = floats(ep.column('observation/state'), stateDim, 'steps/observation/state');
+  const text = str(ep.column('language_instruction'), 'steps/language_instruction');
+  return { images, state: state.slice(t * stateDim, (t + 1) * stateDim), instruction: text[t]! };
 }

@@ -8,9 +8,9 @@ import ort from 'onnxruntime-node';
 import { allFinite, readBundle, type BundleContents, type Manifest } from '../bundle/index.js';
 import type { ControlMode } from '../core/index.js';
 import { gaussianNoise, InstructionTokenizer, Normalizer } from '../policy/index.js';
-import type { Dataset } from '../rlds/index.js';
+import type { Dataset, Episode } from '../rlds/index.js';
 import { trainingConfig, type TrainingConfig, type TrainingConfigInput } from './config.js';
-import { openTrainingDataset, prefixInputs, readTrainingEpisodes, type EpisodeKey, type TrainingEpisode } from './episodes.js';
+import { openTrainingDataset, prefixInput, readTrainingEpisodes, recordedEpisode, type EpisodeKey, type TrainingEpisode } from './episodes.js';
 import { gateDecision, type GateMetrics, type GateResult, type GateSet } from './gate.js';
 import { PrefixCache, prefixIdentity } from './prefix-cache.js';
 import { drawBatch, drawSeed, flowT, uniforms, WeightedPool } from './sampling.js';
@@ -56,6 +56,8 @@ export class TrainerRunner {
   private segments: Segment[] = [];
   private segmentOf = new Map<string, { seg: Segment; pos: number }>();
   private nextSegment = 0;
+  /** The segment being filled, a few prefix runs per unit of work; lost (and redone) on a crash. */
+  private filling: { seg: Segment; episode: Episode; kv: Float32Array; mask: Float32Array; done: number } | null = null;
 
   private constructor(
     private readonly bundle: BundleContents,
@@ -171,6 +173,7 @@ export class TrainerRunner {
     this.segmentOf.clear();
     for (const ep of [...fresh, ...replay]) this.addSegments(ep, this.startsOf(ep));
     this.nextSegment = 0;
+    this.filling = null;
   }
 
   private addSegments(ep: TrainingEpisode, starts: number[]): void {
@@ -248,35 +251,43 @@ export class TrainerRunner {
       return { kind: 'start', pass: planned.index, step: 0, of: this.config.max_steps_per_pass };
     }
     const pass = s.pass;
-    // Cache the next segment of prefix outputs that is not on disk yet.
+    // Cache prefix outputs not on disk yet, for about step_budget_ms per unit of work.
     while (this.nextSegment < this.segments.length) {
       const seg = this.segments[this.nextSegment]!;
-      if (await this.cache.has(seg.ep, seg.steps)) { this.nextSegment++; continue; }
-      await this.cacheSegment(seg);
-      this.nextSegment++;
+      if (!this.filling && (await this.cache.has(seg.ep, seg.steps))) { this.nextSegment++; continue; }
+      if (await this.fillSegment(seg, performance.now() + this.config.step_budget_ms)) this.nextSegment++;
       return { kind: 'cache', pass: pass.index, step: this.nextSegment, of: this.segments.length };
     }
     return this.trainStep(pass);
   }
 
-  private async cacheSegment(seg: Segment): Promise<void> {
+  /** Runs the prefix on the segment's next steps until `deadline` (at least one); true once the segment is on disk. */
+  private async fillSegment(seg: Segment, deadline = Infinity): Promise<boolean> {
+    if (this.filling?.seg !== seg) {
+      const episode = await recordedEpisode(await this.dataset(seg.ep.dataset), seg.ep);
+      this.filling = { seg, episode, kv: new Float32Array(seg.steps.length * this.kvSize), mask: new Float32Array(seg.steps.length * this.maskSize), done: 0 };
+    }
+    const f = this.filling;
     const io = this.m.io;
-    const inputs = await prefixInputs(await this.dataset(seg.ep.dataset), seg.ep, seg.steps, io.cameras.map((c) => c.name), io.state_dim);
-    const kv = new Float32Array(seg.steps.length * this.kvSize);
-    const mask = new Float32Array(seg.steps.length * this.maskSize);
     const c0 = io.cameras[0]!;
     const pixels = io.cameras.reduce((n, c) => n + c.height * c.width * 3, 0);
-    for (let i = 0; i < seg.steps.length; i++) {
-      if (inputs.images[i]!.length !== pixels) throw new Error(`episode ${seg.ep.episodeId} step ${seg.steps[i]}: images are ${inputs.images[i]!.length} bytes, the bundle's cameras need ${pixels}`);
+    do {
+      const t = seg.steps[f.done]!;
+      const input = await prefixInput(f.episode, t, io.cameras.map((c) => c.name), io.state_dim);
+      if (input.images.length !== pixels) throw new Error(`episode ${seg.ep.episodeId} step ${t}: images are ${input.images.length} bytes, the bundle's cameras need ${pixels}`);
       const out = await this.sessions.prefix.run({
-        images: new ort.Tensor('uint8', inputs.images[i]!, [1, io.cameras.length, c0.height, c0.width, 3]),
-        tokens: new ort.Tensor('int64', this.tokenizer.encode(inputs.instructions[i]!), [1, this.m.tokenizer.max_tokens]),
-        state: new ort.Tensor('float32', this.stateNorm.normalize(inputs.states[i]!), [1, io.state_dim]),
+        images: new ort.Tensor('uint8', input.images, [1, io.cameras.length, c0.height, c0.width, 3]),
+        tokens: new ort.Tensor('int64', this.tokenizer.encode(input.instruction), [1, this.m.tokenizer.max_tokens]),
+        state: new ort.Tensor('float32', this.stateNorm.normalize(input.state), [1, io.state_dim]),
       });
-      kv.set(out.prefix_kv!.data as Float32Array, i * this.kvSize);
-      mask.set(out.prefix_mask!.data as Float32Array, i * this.maskSize);
-    }
-    await this.cache.write(seg.ep, seg.steps, kv, mask);
+      f.kv.set(out.prefix_kv!.data as Float32Array, f.done * this.kvSize);
+      f.mask.set(out.prefix_mask!.data as Float32Array, f.done * this.maskSize);
+      f.done++;
+    } while (f.done < seg.steps.length && performance.now() < deadline);
+    if (f.done < seg.steps.length) return false;
+    await this.cache.write(seg.ep, seg.steps, f.kv, f.mask);
+    this.filling = null;
+    return true;
   }
 
   /** Batch tensors for windows: prefix_kv [L, 2, B, P, D] interleaves each step's [L, 2, 1, P, D]. */
@@ -392,7 +403,7 @@ export class TrainerRunner {
     for (const w of picked) byEp.set(w.ep, [...(byEp.get(w.ep) ?? []), w.t]);
     for (const [ep, steps] of byEp) {
       const seg = { ep, steps };
-      if (!(await this.cache.has(ep, steps))) await this.cacheSegment(seg);
+      if (!(await this.cache.has(ep, steps))) await this.fillSegment(seg);
       steps.forEach((t, pos) => lookup.set(`${ep.dataset}#${ep.index}#${t}`, { seg, pos }));
     }
     return { windows: picked, episodes: byEp.size, lookup };
