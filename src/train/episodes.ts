@@ -63,15 +63,6 @@ export function trainingEpisode(ep: Episode, key: Omit<EpisodeKey, 'episodeId' |
   };
 }
 
-/** Every episode of a dataset folder (finished episodes of a recorder's open shard included). */
-export async function readTrainingEpisodes(datasetDir: string, o: EpisodeReadOptions, from = 0): Promise<TrainingEpisode[]> {
-  const ds = await openTrainingDataset(datasetDir);
-  const n = (await ds.episodeIndex()).length;
-  const out: TrainingEpisode[] = [];
-  for (let i = from; i < n; i++) out.push(trainingEpisode(await ds.episode(i), { dataset: datasetDir, index: i }, o));
-  return out;
-}
-
 export async function openTrainingDataset(datasetDir: string): Promise<Dataset> {
   try {
     return await openDataset(datasetDir, { includeOpenShard: true });

@@ -10,7 +10,7 @@ import type { ControlMode } from '../core/index.js';
 import { gaussianNoise, InstructionTokenizer, Normalizer } from '../policy/index.js';
 import type { Dataset, Episode } from '../rlds/index.js';
 import { trainingConfig, type TrainingConfig, type TrainingConfigInput } from './config.js';
-import { openTrainingDataset, prefixInput, readTrainingEpisodes, recordedEpisode, type EpisodeKey, type TrainingEpisode } from './episodes.js';
+import { openTrainingDataset, prefixInput, recordedEpisode, trainingEpisode, type EpisodeKey, type TrainingEpisode } from './episodes.js';
 import { gateDecision, type GateMetrics, type GateResult, type GateSet } from './gate.js';
 import { PrefixCache, prefixIdentity } from './prefix-cache.js';
 import { drawBatch, drawSeed, flowT, uniforms, WeightedPool } from './sampling.js';
@@ -24,17 +24,19 @@ export interface TrainerParams {
   cacheDir?: string;
   datasetDirs: string[];
   config?: TrainingConfigInput;
+  /** Run the worker thread at SCHED_IDLE (default true): it then gets the CPU only when nothing else wants it. */
+  idlePriority?: boolean;
   /** The adapter passes start from (default: the bundle's base, no adapter). Ignored when a state exists. */
   parent?: { version: string; lora: Float32Array };
 }
 
 /** One unit of work's outcome. `candidate` comes with the last train step of a pass. */
 export interface StepResult {
-  kind: 'idle' | 'start' | 'cache' | 'train';
+  kind: 'idle' | 'scan' | 'start' | 'cache' | 'train';
   pass: number;
-  /** train: train steps done in this pass; cache: segments cached so far. */
+  /** train: train steps done in this pass; cache: segments cached so far; scan: episodes read. */
   step: number;
-  /** train: max_steps_per_pass; cache: segments this pass needs. */
+  /** train: max_steps_per_pass; cache: segments this pass needs; scan: episodes to read. */
   of: number;
   loss?: number;
   lr?: number;
@@ -56,6 +58,8 @@ export class TrainerRunner {
   private segments: Segment[] = [];
   private segmentOf = new Map<string, { seg: Segment; pos: number }>();
   private nextSegment = 0;
+  /** Episode counts per dataset that the current round of reading goes up to. */
+  private scanTarget: Map<string, number> | null = null;
   /** The segment being filled, a few prefix runs per unit of work; lost (and redone) on a crash. */
   private filling: { seg: Segment; episode: Episode; kv: Float32Array; mask: Float32Array; done: number } | null = null;
 
@@ -128,15 +132,35 @@ export class TrainerRunner {
     return { actionNorm: this.actionNorm, actionDim: io.action_dim, horizon: io.chunk_length, controlDt: io.control_dt, config: this.config };
   }
 
-  /** Every dataset's episodes, reading only those recorded since the last look. */
-  private async refreshEpisodes(): Promise<void> {
-    for (const dir of this.datasetDirs) {
-      const have = this.episodes.get(dir) ?? [];
-      this.datasets.delete(dir); // its index may have grown
-      const more = await readTrainingEpisodes(dir, this.readOptions(), have.length);
-      this.episodes.set(dir, [...have, ...more]);
+  /**
+   * Reads the episodes recorded since the last look, until `deadline` (at least one); true once
+   * every dataset is read up to the episode count it had when this round of reading began.
+   */
+  private async scanEpisodes(deadline = Infinity): Promise<boolean> {
+    if (!this.scanTarget) {
+      this.scanTarget = new Map();
+      for (const dir of this.datasetDirs) {
+        this.datasets.delete(dir); // its index may have grown
+        this.scanTarget.set(dir, (await (await this.dataset(dir)).episodeIndex()).length);
+      }
     }
+    for (const [dir, n] of this.scanTarget) {
+      const have = this.episodes.get(dir) ?? [];
+      this.episodes.set(dir, have);
+      while (have.length < n) {
+        have.push(trainingEpisode(await (await this.dataset(dir)).episode(have.length), { dataset: dir, index: have.length }, this.readOptions()));
+        if (performance.now() >= deadline && (have.length < n || [...this.scanTarget].some(([d, m]) => (this.episodes.get(d)?.length ?? 0) < m))) return false;
+      }
+    }
+    this.scanTarget = null;
+    return true;
   }
+
+  private async refreshEpisodes(): Promise<void> {
+    await this.scanEpisodes();
+  }
+
+  private get episodesRead(): number { return [...this.episodes.values()].reduce((n, e) => n + e.length, 0); }
 
   private async dataset(dir: string): Promise<Dataset> {
     let ds = this.datasets.get(dir);
@@ -187,7 +211,6 @@ export class TrainerRunner {
 
   /** Plans the next pass: episodes new since the cursor, and earlier successful ones to replay. */
   private async planPass(): Promise<PassState | string> {
-    await this.refreshEpisodes();
     const s = this.state;
     const fresh: TrainingEpisode[] = [], replay: TrainingEpisode[] = [];
     const cursorAfter: Record<string, number> = {};
@@ -239,6 +262,10 @@ export class TrainerRunner {
   async step(): Promise<StepResult> {
     const s = this.state;
     if (!s.pass) {
+      // Read new episodes a few at a time (each unit about step_budget_ms), then plan.
+      if (!(await this.scanEpisodes(performance.now() + this.config.step_budget_ms))) {
+        return { kind: 'scan', pass: s.passesDone, step: this.episodesRead, of: [...this.scanTarget!.values()].reduce((a, b) => a + b, 0) };
+      }
       const planned = await this.planPass();
       if (typeof planned === 'string') {
         await saveState(this.stateDir, s);

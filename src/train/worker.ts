@@ -9,13 +9,14 @@ if (!parentPort) throw new Error('trainer worker must run in a worker thread');
 const port = parentPort;
 let runner: TrainerRunner | undefined;
 
-// Training is the lowest-priority work on the machine: where the kernel allows, its thread runs
-// only when no other thread wants the CPU (control, inference and recording come first).
-try { idleThreadPriority(); } catch (e) { port.postMessage({ kind: 'log', line: `trainer worker keeps normal priority (${(e as Error).message})` }); }
-
 async function handle(req: Request): Promise<{ result: unknown; transfer?: ArrayBuffer[] }> {
   if (req.op === 'open') {
     if (runner) throw new Error('trainer worker already has a trainer open');
+    // Training is the lowest-priority work on the machine: where the kernel allows, its thread
+    // runs only when no other thread wants the CPU (control, inference and recording come first).
+    if (req.params.idlePriority !== false) {
+      try { idleThreadPriority(); } catch (e) { port.postMessage({ kind: 'log', line: `trainer worker keeps normal priority (${(e as Error).message})` }); }
+    }
     runner = await TrainerRunner.open(req.params);
     return { result: runner.status() };
   }
