@@ -4,7 +4,7 @@
 // cache's key. Every figure asserted is a relation between two runs of the same seeded draws.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { shippedBundlePath } from '../../src/core/index.js';
@@ -139,4 +139,8 @@ test('the prefix cache is keyed by the bundle: entries of another bundle identit
   } finally {
     await other.close();
   }
+  // A state file that is not one is named, and left as it was (nothing overwritten).
+  writeFileSync(join(root, 'state-bad', 'trainer-state.msgpack'), 'not msgpack at all');
+  await assert.rejects(Trainer.open({ bundleDir, stateDir: join(root, 'state-bad'), datasetDirs: [dataset], config }, () => undefined), /state-bad\/trainer-state\.msgpack: /);
+  assert.equal(readFileSync(join(root, 'state-bad', 'trainer-state.msgpack'), 'utf8'), 'not msgpack at all');
 });
