@@ -3,6 +3,7 @@
 // through the scheduler's training lane and let control work go first between steps.
 import { rootLogger, WorkerRpc } from '../core/index.js';
 import type { GateResult } from './gate.js';
+import type { CandidateAdapter } from './state.js';
 import type { Request, ResultOf } from './protocol.js';
 import type { StepResult, TrainerParams, TrainerStatus } from './runner.js';
 
@@ -25,6 +26,9 @@ export class Trainer {
   async step(): Promise<StepResult> { return this.rpc.call<'step'>({ op: 'step' }); }
 
   async status(): Promise<TrainerStatus> { this.lastStatus = await this.rpc.call<'status'>({ op: 'status' }); return this.lastStatus; }
+
+  /** The last finished pass's candidate, kept on disk until the next pass starts (so a restart before the gate loses nothing). */
+  candidate(): Promise<CandidateAdapter | null> { return this.rpc.call<'candidate'>({ op: 'candidate' }); }
 
   /** The adapter the next pass starts from (after a promotion); persisted. The vector is copied. */
   setParent(version: string, lora: Float32Array): Promise<null> {

@@ -24,6 +24,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer?: Array
   switch (req.op) {
     case 'step': return { result: await runner.step() };
     case 'status': return { result: runner.status() };
+    case 'candidate': return { result: runner.candidate };
     case 'setParent': await runner.setParent(req.version, req.lora); return { result: null };
     case 'gate': return { result: await runner.gate(req.candidate, req.parent) };
     case 'trainingLoss': return { result: await runner.trainingLoss(req.lora) };

@@ -119,6 +119,8 @@ test('the cursor: with no new episodes the next step is idle and says why; the s
   await trainer.close();
   trainer = await Trainer.open({ bundleDir, stateDir: join(root, 'state'), cacheDir: join(root, 'cache'), datasetDirs: [dataset], config }, () => undefined);
   assert.deepEqual(await trainer.status(), s);
+  const kept = await trainer.candidate();
+  assert.deepEqual(kept, candidate, 'the finished pass\'s candidate survives the restart, lora and lineage');
 });
 
 test('the prefix cache is keyed by the bundle: entries of another bundle identity are dropped; a bad dataset folder is named', { timeout: 120_000 }, async () => {
