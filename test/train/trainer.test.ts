@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { shippedBundlePath } from '../../src/core/index.js';
 import { gaussianNoise } from '../../src/policy/index.js';
-import { Trainer, type CandidateAdapter, type TrainingConfigInput } from '../../src/train/index.js';
+import { ComputeScheduler } from '../../src/sched/index.js';
+import { Trainer, type CandidateAdapter, type StepResult, type TrainingConfigInput } from '../../src/train/index.js';
 import { recordTrainingData } from './support.js';
 
 const bundleDir = shippedBundlePath();
@@ -82,12 +83,30 @@ function driftedAdapter(): Float32Array {
   return lora;
 }
 
-test('the offline gate: a candidate trained from a drifted parent beats it on held-out interventions and keeps the rest; corrupted candidates are refused', { timeout: 300_000 }, async () => {
+test('the offline gate (the pass run through the scheduler\'s training lane): a candidate trained from a drifted parent beats it on held-out interventions and keeps the rest; corrupted candidates are refused', { timeout: 300_000 }, async () => {
   const parent = driftedAdapter();
   const t = await Trainer.open({ bundleDir, stateDir: join(root, 'state-drifted'), cacheDir: join(root, 'cache'), datasetDirs: [dataset], parent: { version: 'drifted', lora: parent }, config: { ...config, lr: 1e-3 } }, () => undefined);
   try {
-    let r;
-    do { r = await t.step(); } while (!r.candidate);
+    // The pass runs through the scheduler's training lane, as the daemon runs it; a control request
+    // that comes during a unit of work runs as soon as that unit ends, before the next one.
+    const sched = new ComputeScheduler(1);
+    const events: string[] = [];
+    let r: StepResult | undefined;
+    let n = 0;
+    await sched.runTraining(async () => {
+      const k = n++;
+      events.push(`unit ${k}`);
+      if (k % 20 === 10) void sched.control(async () => { events.push(`control during ${k}`); });
+      r = await t.step();
+      return !r.candidate;
+    });
+    const controls = events.flatMap((e, i) => (e.startsWith('control') ? [i] : []));
+    assert.ok(controls.length >= 4, events.join(', '));
+    for (const i of controls) {
+      const k = Number(events[i]!.split(' ')[2]);
+      assert.deepEqual([events[i - 1], events[i + 1]], [`unit ${k}`, i + 1 < events.length ? `unit ${k + 1}` : undefined]);
+    }
+    assert.ok(r?.candidate);
     assert.equal(r.candidate.lineage.parent, 'drifted');
     const g = await t.gate(r.candidate.lora);
     assert.equal(g.accepted, true, g.reasons.join('; '));
