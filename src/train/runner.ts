@@ -1,7 +1,8 @@
 // TrainerRunner: the trainer worker's inside. Owns the ORT sessions (prefix, train_step, loss), the
 // data pipeline over the recorded datasets, the prefix cache and the persisted state. Every call
-// of step() is one short unit of work: start a pass, cache one segment of prefix outputs, or run
-// exactly one train step. It runs inside the worker only: session.run blocks its thread.
+// of step() is one short unit of work: read a few new episodes, plan a pass, cache prefix outputs
+// (each about step_budget_ms), or run exactly one train step. It runs inside the worker only:
+// session.run blocks its thread.
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import ort from 'onnxruntime-node';
@@ -91,7 +92,7 @@ export class TrainerRunner {
     await mkdir(p.stateDir, { recursive: true });
     let state = await loadState(p.stateDir);
     if (state && state.identity !== identity) throw new Error(`${join(p.stateDir, 'trainer-state.msgpack')}: trained on ${state.identity}, the bundle is ${identity}: give another state folder for this bundle`);
-    state ??= freshState(identity, config.seed, p.parent ?? { version: 'base', lora: new Float32Array(m.lora.size) });
+    state ??= freshState(identity, p.parent ?? { version: 'base', lora: new Float32Array(m.lora.size) });
     if (state.parent.lora.length !== m.lora.size) throw new Error(`parent adapter ${state.parent.version}: ${state.parent.lora.length} values, bundle ${m.name} LoRA size is ${m.lora.size}`);
     const opts: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], intraOpNumThreads: config.threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
     const open = (file: string) => ort.InferenceSession.create(join(p.bundleDir, file), opts);
@@ -230,10 +231,11 @@ export class TrainerRunner {
     }
     const key = (e: TrainingEpisode): EpisodeKey => ({ dataset: e.dataset, index: e.index, episodeId: e.episodeId, numSteps: e.numSteps });
     const parent = s.parent.lora;
-    const lora = this.initialLora(parent, s.passesDone);
+    const { seed, lr, warmup_steps: warmupSteps } = this.config;
+    const lora = this.initialLora(parent, seed, s.passesDone);
     const n = lora.length;
     return {
-      index: s.passesDone, parent: s.parent.version, fresh: fresh.map(key), replay: replay.map(key), cursorAfter,
+      index: s.passesDone, parent: s.parent.version, seed, lr, warmupSteps, fresh: fresh.map(key), replay: replay.map(key), cursorAfter,
       step: 0, losses: [], sampledByMode: {}, lora, m: new Float32Array(n), v: new Float32Array(n), adamStep: 0,
     };
   }
@@ -243,9 +245,9 @@ export class TrainerRunner {
    * (uniform +-1/sqrt(fan_in)) while B stays zero, so the start serves exactly the parent's chunk
    * and yet has a gradient (with A = B = 0 both gradients vanish).
    */
-  private initialLora(parent: Float32Array, pass: number): Float32Array {
+  private initialLora(parent: Float32Array, seed: number, pass: number): Float32Array {
     const lora = Float32Array.from(parent);
-    const u = uniforms(drawSeed(this.config.seed, pass, 0, 7));
+    const u = uniforms(drawSeed(seed, pass, 0, 7));
     for (const e of this.m.lora.layout) {
       if (!e.name.endsWith('.A')) continue;
       const size = e.shape.reduce((a, b) => a * b, 1);
@@ -346,9 +348,9 @@ export class TrainerRunner {
   private async trainStep(pass: PassState): Promise<StepResult> {
     const cfg = this.config;
     const { chunk_length: H, action_dim: A } = this.m.io;
-    const draw = drawBatch(this.pools!.fresh, this.pools!.replay, cfg.replay_fraction, this.batch, H * A, drawSeed(cfg.seed, pass.index, pass.step + 1, 0));
+    const draw = drawBatch(this.pools!.fresh, this.pools!.replay, cfg.replay_fraction, this.batch, H * A, drawSeed(pass.seed, pass.index, pass.step + 1, 0));
     const feeds = this.batchFeeds(draw.windows, draw.noise, draw.t, (w) => this.segmentOf.get(`${w.ep.dataset}#${w.ep.index}#${w.t}`)!);
-    const lr = cfg.lr * Math.min(1, (pass.step + 1) / Math.max(1, cfg.warmup_steps));
+    const lr = pass.lr * Math.min(1, (pass.step + 1) / Math.max(1, pass.warmupSteps));
     const n = pass.lora.length;
     const out = await this.sessions.trainStep.run({
       ...feeds,
@@ -385,7 +387,7 @@ export class TrainerRunner {
     const candidate: CandidateAdapter = {
       lora: Float32Array.from(pass.lora),
       lineage: {
-        parent: pass.parent, bundle: s.identity, pass: pass.index, seed: this.config.seed, steps: pass.step, lr: this.config.lr,
+        parent: pass.parent, bundle: s.identity, pass: pass.index, seed: pass.seed, steps: pass.step, lr: pass.lr,
         episodes: { fresh: pass.fresh, replay: pass.replay }, windowsByMode, sampledByMode: pass.sampledByMode,
         loss: summarizeLosses(pass.losses), finishedAt: new Date().toISOString(),
       },

@@ -38,6 +38,10 @@ export interface CandidateAdapter { lora: Float32Array; lineage: AdapterLineage 
 export interface PassState {
   index: number;
   parent: string;
+  /** The pass's own draws and learning rate: a config change applies from the next pass. */
+  seed: number;
+  lr: number;
+  warmupSteps: number;
   fresh: EpisodeKey[];
   replay: EpisodeKey[];
   /** The cursor once this pass is done (episodes per dataset folder). */
@@ -54,7 +58,6 @@ export interface PassState {
 export interface TrainerState {
   format: number;
   identity: string;
-  seed: number;
   /** Episodes already learnt from, per dataset folder. */
   cursor: Record<string, number>;
   passesDone: number;
@@ -110,8 +113,8 @@ export async function saveState(dir: string, s: TrainerState): Promise<void> {
   await writeFileAtomic(join(dir, STATE_FILE), packr.pack(toDisk(s)), 0o600);
 }
 
-export function freshState(identity: string, seed: number, parent: { version: string; lora: Float32Array }): TrainerState {
-  return { format: FORMAT, identity, seed, cursor: {}, passesDone: 0, parent, pass: null, candidate: null };
+export function freshState(identity: string, parent: { version: string; lora: Float32Array }): TrainerState {
+  return { format: FORMAT, identity, cursor: {}, passesDone: 0, parent, pass: null, candidate: null };
 }
 
 export function summarizeLosses(losses: readonly number[]): LossSummary {
