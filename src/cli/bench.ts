@@ -15,6 +15,7 @@ const SERVE_CLIENT_USAGE = 'vlad bench serve-client --protocol gr00t|openpi --en
 const SWAP_USAGE = 'vlad bench swap [--swaps N] [--rate HZ] [--quiet S] [--health-chunks N] [--health-s S] [--profile NAME] [--json]';
 const FAULTS_USAGE = 'vlad bench ota-faults [--trials N] [--kill-trials N] [--profile NAME] [--json]   (run from a checkout: uses test/fixtures/ota)';
 const ROS_USAGE = 'vlad bench ros [--duration S] [--task pick|place|touch] [--seed N] [--bundle DIR] [--profile NAME] [--json]   (needs ROS 2 sourced: starts vlad sim-ros, then the daemon with --robot ros; --robot sim as the baseline)';
+const TRAIN_USAGE = 'vlad bench train --data DATASET_DIR [--steps N] [--stride K] [--normal-priority] [--bundle DIR] [--json]   (record one with vlad collect)';
 const OPS_CLIENT_USAGE = 'vlad bench ops-client --ops ENDPOINT [--request-rate N] [--duration S]   (the load generator of bench ops)';
 
 const progress = (l: string) => process.stderr.write(`${l}\n`);
@@ -32,8 +33,25 @@ export async function run(args: string[]): Promise<number> {
     case 'swap': return swap(rest);
     case 'ota-faults': return otaFaults(rest);
     case 'ros': return ros(rest);
+    case 'train': return train(rest);
     default: return (await import('./bench-policy.js')).run(args);
   }
+}
+
+function train(args: string[]): Promise<number> {
+  return command({
+    name: 'bench train', usage: TRAIN_USAGE,
+    options: { data: { type: 'string' }, steps: { type: 'string' }, stride: { type: 'string' }, bundle: { type: 'string' }, 'normal-priority': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+  }, args, async (v) => {
+    const { benchTrain } = await import('./bench-train.js');
+    const out = await benchTrain({
+      data: flag.required('data', v.data), bundle: v.bundle, progress, idlePriority: !v['normal-priority'],
+      steps: flag.int('steps', v.steps, { min: 1, max: 100_000, default: 200 }),
+      stride: flag.int('stride', v.stride, { min: 1, max: 1000, default: 4 }),
+    });
+    print(out, v.json!);
+    return 0;
+  });
 }
 
 function control(args: string[]): Promise<number> {

@@ -3,6 +3,7 @@ export type { EngineOptions, InferOptions, InferResult } from './engine.js';
 export { PolicyWorkerError } from './client.js';
 export type { StageTimings, SelfTestReport, PlanResult } from './runner.js';
 export { Normalizer } from './normalize.js';
+export { InstructionTokenizer } from './tokenizer.js';
 export { gaussianNoise, chunkNoiseSeed } from './noise.js';
 export { createSampler, FlowMatchingSampler, DdimSampler, L1RegressionSampler } from './samplers.js';
 export type { Sampler, ExpertCall } from './samplers.js';
