@@ -16,7 +16,7 @@ import { openRecorder, recorderSpecFromBundleIO, type Recorder } from '../rlds/i
 import { TeleopReceiver } from '../io/zmq/index.js';
 import { loadRclnodejs, type Rcl } from '../io/ros/index.js';
 import { ComputeScheduler } from '../sched/index.js';
-import { ControlMetrics, OtaMetrics, PeerMetrics, createRegistry, serveMetrics, type MetricsServer } from '../metrics/index.js';
+import { ControlMetrics, OtaMetrics, PeerMetrics, TrainingMetrics, createRegistry, serveMetrics, type MetricsServer } from '../metrics/index.js';
 import type { PeerCounter, PeerPolicy } from '../io/wire/index.js';
 import type { Gr00tServer } from '../io/zmq/index.js';
 import type { OpenpiServer } from '../io/ws/index.js';
@@ -33,6 +33,7 @@ import { LoopStats } from './loop-stats.js';
 import { ScriptedOperatorDevice, TeleopInput } from './teleop-input.js';
 import { PolicySlot } from './policy-slot.js';
 import { OtaManager } from './ota.js';
+import { LearningManager } from './learning.js';
 import { DaemonRosNode } from './ros-node.js';
 import { newestOperatorInput } from './teleop-input.js';
 
@@ -67,6 +68,8 @@ export interface DaemonOptions {
   rcl?: Rcl;
   /** robot 'ros': the arguments rclnodejs.init parses for --ros-args (default process.argv). */
   rosArgv?: string[];
+  /** Learn on the robot when idle (training params permitting). Default: when serving (vlad run); in-process runs (evaluation, collection, benchmarks) do not change their model. */
+  learn?: boolean;
 }
 
 /** Runs around every lifecycle transition, whoever asked for it (the ROS node mirrors them). */
@@ -148,6 +151,9 @@ export class Daemon {
   /** Over-the-air swaps (off unless ota.dir is set): store, trust, shadow warm-up, health window. */
   readonly ota: OtaManager;
   private readonly otaListeners = new Set<(event: Record<string, unknown>) => void>();
+  /** Idle-time learning: trainer passes when nothing else runs, gate, promotion, the adapter's health window. */
+  readonly learning: LearningManager;
+  private readonly learningListeners = new Set<(event: Record<string, unknown>) => void>();
   /** Serving sockets (ops, telemetry) attach here: see serve.ts. */
   readonly extensions: { ops?: { start(): Promise<void>; stop(): Promise<void> }; telemetry?: { start(): Promise<void>; stop(): Promise<void> } } = {};
 
@@ -164,6 +170,8 @@ export class Daemon {
     this.peerCount = (server, outcome) => this.peerMetrics.count(server, outcome);
     this.ota = this.buildOta();
     this.stats.observers.add(this.ota.observer);
+    this.learning = this.buildLearning();
+    this.stats.observers.add(this.learning.observer);
     this.hooks = {
       ros_node: { start: () => this.openRosNode(), stop: () => this.closeRosNode() },
       policy: { start: () => this.openPolicy(), stop: () => this.closePolicy() },
@@ -285,6 +293,7 @@ export class Daemon {
   /** Hold, finish the open episode as truncated, flush, close everything. Idempotent. */
   async shutdown(): Promise<void> {
     if (this.lifecycle.state !== 'finalized') await this.transition('shutdown');
+    await this.learning.close();
     await this.closeRosNode();
   }
 
@@ -313,7 +322,7 @@ export class Daemon {
     const choice = await this.ota.boot();
     const engine = await this.openEngine(choice.dir);
     this.slot = new PolicySlot(engine, this.opts.candidates ? { candidates: this.opts.candidates } : {});
-    this.slot.onPlan = (r) => this.ota.onPlan(r);
+    this.slot.onPlan = (r) => { this.ota.onPlan(r); this.learning.onPlan(r); };
     try {
       this.checkBundleFitsRobot();
       await this.ota.recordRunning(engine.manifest);
@@ -322,6 +331,28 @@ export class Daemon {
       throw err;
     }
     this.log.info({ bundle: engine.modelVersion, store: choice.bundle ?? 'configured', provider: engine.provider.name, steps: engine.steps }, 'policy ready (self-test passed)');
+    // Learning never stops the robot from working: a store that cannot open leaves the base serving.
+    await this.learning.bind(engine).catch((err: unknown) => this.log.error({ err, part: 'learning' }, `learning off: ${(err as Error).message}`));
+  }
+
+  private buildLearning(): LearningManager {
+    const p = this.params;
+    const learns = this.opts.learn ?? this.opts.serve ?? false;
+    // In-process runs file adapters only where they were told to (training.dir, or the OTA store).
+    const root = p.training.dir || (learns ? join(p.ota.dir || p.record.dir || tmpdir(), 'learning') : '');
+    return new LearningManager({
+      log: this.log, metrics: new TrainingMetrics(this.registry), profile: this.opts.config.profile.training,
+      engine: () => this.slot?.engine,
+      dirs: (bundle) => {
+        const adapters = this.ota.adaptersDir(bundle) ?? (root ? join(root, 'adapters', bundle) : undefined);
+        return adapters ? { adapters, trainer: LearningManager.trainerDir(root || join(p.ota.dir, 'learning'), bundle) } : undefined;
+      },
+      datasetDirs: () => (p.record.dir ? [join(p.record.dir, p.record.dataset)] : []),
+      busy: () => this.episodes?.isOpen === true || this.episodes?.pendingEnd !== undefined || this.loop?.operatorEngaged === true,
+      runTraining: (step, opts) => this.sched.runTraining(step, opts),
+      publish: (event) => { for (const l of this.learningListeners) l(event); },
+      ...(learns ? {} : { notHere: 'this run does not learn (vlad run and vlad learn do; evaluation, collection and benchmarks keep their model)' }),
+    }, p.training);
   }
 
   private buildOta(): OtaManager {
@@ -349,6 +380,7 @@ export class Daemon {
   }
 
   private async closePolicy(): Promise<void> {
+    await this.learning.unbind();
     await this.ota.close();
     await this.slot?.engine.close();
     this.slot = undefined;
@@ -457,9 +489,13 @@ export class Daemon {
       periodS: this.periodS, recorder: this.recorder, scene: sim, robot: driver.name, hwProfile: this.opts.config.profile.name,
       actionDim: engine.manifest.io.action_dim, log: this.log.child({ part: 'episodes' }),
     });
-    this.episodes.listeners.add((o) => { for (const l of this.episodeListeners) l(o); });
+    this.episodes.listeners.add((o) => {
+      for (const l of this.episodeListeners) l(o);
+      this.learning.onEpisodeEnd(o).catch((err: unknown) => this.log.error({ err, part: 'learning' }, 'learning: episode bookkeeping failed'));
+    });
     this.loop.addTap(this.episodes.tap);
     this.loop.addTap(() => this.ota.onTick());
+    this.loop.addTap(() => this.learning.onTick(this.episodes?.isOpen === true));
     if (lockstep) {
       // Virtual time is the simulated robot's own clock, which runs on across episodes.
       const clock = this.clock as VirtualClock;
@@ -778,7 +814,8 @@ export class Daemon {
       episode: this.episodes?.current ?? null,
       last_episode: this.episodes?.last ? { id: this.episodes.last.id, success: this.episodes.last.success, truncated: this.episodes.last.truncated, reason: this.episodes.last.reason, steps: this.episodes.last.steps } : null,
       bundle: engine ? { name: engine.manifest.name, version: engine.manifest.version, expert: engine.manifest.expert.kind, steps: engine.steps, provider: engine.provider.name } : null,
-      adapter: engine ? 'base' : null,
+      adapter: engine ? ((this.learning.status().adapter as { active: string } | null)?.active ?? 'base') : null,
+      learning: this.learning.status(),
       ota: this.ota.status(),
       robot: this.driver ? { name: this.driver.name, kind: this.params.robot, joints: this.driver.jointNames } : null,
       recorder: this.recorder ? { dataset: this.recorder.datasetDir, ...this.recorder.stats() } : null,
@@ -800,6 +837,12 @@ export class Daemon {
   onOta(listener: (event: Record<string, unknown>) => void): () => void {
     this.otaListeners.add(listener);
     return () => this.otaListeners.delete(listener);
+  }
+
+  /** Called with every learning event: progress, passes, promotions, verdicts (telemetry). */
+  onLearning(listener: (event: Record<string, unknown>) => void): () => void {
+    this.learningListeners.add(listener);
+    return () => this.learningListeners.delete(listener);
   }
 
   /** Called with every accepted chunk (telemetry). */

@@ -27,13 +27,15 @@ export interface LearningHost {
   /** The serving policy (undefined while the policy part is down). */
   engine(): PolicyEngine | undefined;
   /** Where a bundle's adapters are filed (the OTA store's, so swaps carry or park them) and where its trainer keeps state. */
-  dirs(bundleId: string): { adapters: string; trainer: string };
+  dirs(bundleId: string): { adapters: string; trainer: string } | undefined;
   /** The RLDS dataset folders learnt from (the recorder's). */
   datasetDirs(): string[];
   /** An episode runs, or an operator commands: no training now. */
   busy(): boolean;
   runTraining(step: (ctx: TrainingStepContext) => Promise<boolean>, opts?: { signal?: AbortSignal }): Promise<TrainingRunResult>;
   publish(event: Record<string, unknown>): void;
+  /** Why this run does not learn at all (an in-process evaluation, say); absent: it does if the params allow. */
+  readonly notHere?: string;
 }
 
 export type LearningState = 'off' | 'waiting' | 'training' | 'gating' | 'trial' | 'paused';
@@ -107,10 +109,9 @@ export class LearningManager {
     await this.unbind();
     const bundle = engine.modelVersion;
     const m = engine.manifest;
-    if (!this.params.enabled) return this.off('training.enabled is false');
-    if (!m.graphs.train_step || !m.graphs.loss) return this.off(`bundle ${bundle} has no train_step/loss graphs (nothing to train on the robot)`);
     if (!m.lora) return this.off(`bundle ${bundle} declares no LoRA layout`);
     const dirs = this.host.dirs(bundle);
+    if (!dirs) return this.off(this.host.notHere ?? 'no directory for adapters (training.dir, ota.dir and record.dir are empty)');
     const store = await AdapterStore.open(dirs.adapters, m);
     for (const note of store.recovery.notes) this.host.log.warn({ part: 'learning' }, note);
     const boot = await store.boot();
@@ -120,9 +121,12 @@ export class LearningManager {
       await engine.activateAdapter(slot);
     }
     this.bound = { bundle, engine, store, trainer: undefined };
-    this.offReason = this.host.datasetDirs().length === 0 ? 'no recorder (record.dir is empty): nothing to learn from' : null;
     this.history.clear();
-    this.host.log.info({ part: 'learning', bundle, adapter: boot.id ?? 'base', adapters: store.list().length, idle_after_s: this.idleAfterS }, `learning bound to ${bundle}: serving adapter ${boot.id ?? 'base'}${this.offReason ? ` (${this.offReason})` : ''}`);
+    // Serving the last good adapter needs only the store; training needs all of this too.
+    this.offReason = this.host.notHere ?? (!this.params.enabled ? 'training.enabled is false'
+      : !m.graphs.train_step || !m.graphs.loss ? `bundle ${bundle} has no train_step/loss graphs (nothing to train on the robot)`
+        : this.host.datasetDirs().length === 0 ? 'no recorder (record.dir is empty): nothing to learn from' : null);
+    this.host.log.info({ part: 'learning', bundle, adapter: boot.id ?? 'base', adapters: store.list().length, idle_after_s: this.idleAfterS }, `learning bound to ${bundle}: serving adapter ${boot.id ?? 'base'}${this.offReason ? `; training off: ${this.offReason}` : ''}`);
     this.timer ??= setInterval(() => this.poll(), 250);
     this.timer.unref();
   }
@@ -190,7 +194,7 @@ export class LearningManager {
 
   private async runPass(b: Bound): Promise<void> {
     b.trainer ??= await Trainer.open({
-      bundleDir: b.engine.dir, stateDir: this.host.dirs(b.bundle).trainer, datasetDirs: this.host.datasetDirs(), config: this.config(),
+      bundleDir: b.engine.dir, stateDir: this.host.dirs(b.bundle)!.trainer, datasetDirs: this.host.datasetDirs(), config: this.config(),
       ...(await this.parentFor(b)),
     }, (line) => this.host.log.info({ part: 'learning' }, line));
     const trainer = b.trainer;
@@ -242,7 +246,7 @@ export class LearningManager {
     const parent = b.store.state.active;
     const id = await b.store.add(c.lora, {
       parent,
-      data: { episodes: [...l.episodes.fresh, ...l.episodes.replay].map((e) => `${e.dataset}#${e.index}`), mode_counts: l.sampledByMode },
+      data: { episodes: [...l.episodes.fresh, ...l.episodes.replay].map((e) => e.episodeId), mode_counts: l.sampledByMode },
       steps: l.steps,
       metrics: { loss_first: l.loss.first, loss_last: l.loss.last, loss_min: l.loss.min, loss_mean: l.loss.mean, lr: l.lr, pass: l.pass, seed: l.seed },
       gate: { passed: gate.accepted, results: gateResults(gate) },
@@ -361,7 +365,7 @@ export class LearningManager {
       this.host.log.info({ part: 'learning' }, 'adapter base serves (operator)');
       return { adapter: 'base' };
     }
-    b.store.get(id); // a clear error for an unknown id before anything changes
+    try { b.store.get(id); } catch (err) { throw new LearningRefusal(`${(err as Error).message} (vlad ctl adapter list)`); }
     await this.promote(b, id, 'operator');
     return { adapter: id };
   }

@@ -96,6 +96,8 @@ export class OtaManager {
   }
 
   get enabled(): boolean { return this.params.dir !== ''; }
+  /** Where the store files a bundle's adapters (undefined while the store is closed or OTA is off). */
+  adaptersDir(bundle: string): string | undefined { return this.store?.adaptersDir(bundle); }
   get runningBundle(): string | null { return this.running; }
   get inTrial(): boolean { return this.trial !== undefined; }
 

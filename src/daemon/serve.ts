@@ -9,6 +9,7 @@ import { TASK_NAMES, type TaskName } from '../sim/index.js';
 import { Daemon } from './daemon.js';
 import { TRANSITIONS } from './lifecycle.js';
 import { OtaRefusal } from '../ota/index.js';
+import { LearningRefusal } from './learning.js';
 import type { NodeParams } from './params.js';
 export { serverCurve };
 
@@ -22,6 +23,7 @@ async function guarded<T>(work: () => Promise<T> | T): Promise<T> {
     if (Daemon.isRefusal(err)) throw new OpsError((err as { code?: string }).code === 'bad_request' ? 'bad_params' : 'refused', (err as Error).message);
     // An OTA refusal's reply starts with its code, which scripts match on: "expired: vlad-x@2.0.0 expired at ...".
     if (err instanceof OtaRefusal) throw new OpsError('refused', `${err.code}: ${err.message}`);
+    if (err instanceof LearningRefusal) throw new OpsError('refused', err.message);
     throw err;
   }
 }
@@ -94,6 +96,24 @@ function bundleMethods(daemon: Daemon): OpsMethods {
   };
 }
 
+/** Idle-time learning: its progress, holding it off, a pass now; the adapters of the serving bundle. */
+function learningMethods(daemon: Daemon): OpsMethods {
+  const l = daemon.learning;
+  return {
+    'train.status': { description: 'learning state, the running pass (step, loss, steps/s), the last pass and its gate, the serving adapter and its health window', params: noParams, handler: () => l.status() },
+    'train.pause': { description: 'hold off training (a running pass stands down at its next unit, its state saved)', params: noParams, handler: () => l.pause() },
+    'train.resume': { description: 'allow training again (after the idle wait)', params: noParams, handler: () => l.resume() },
+    'train.now': { description: 'start a pass now, without the idle wait (never during an episode or while an operator commands)', params: noParams, handler: () => l.startPass() },
+    'adapter.list': { description: "the serving bundle's learnt adapters with their lineage (parent, steps, gate, history)", params: noParams, handler: () => l.list() },
+    'adapter.activate': {
+      description: 'serve an adapter (an id from adapter.list, or base); a learnt one goes through the health window',
+      params: { type: 'object', additionalProperties: false, required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9._-]+$' } } },
+      handler: (p: { id: string }) => guarded(() => l.activate(p.id)),
+    },
+    'adapter.rollback': { description: 'back to the last known good adapter now (ends a health window early)', params: noParams, handler: () => guarded(() => l.rollback()) },
+  };
+}
+
 /** The ops RPC methods: what `vlad ctl` calls. */
 export function opsMethods(daemon: Daemon, onShutdown: () => void): OpsMethods {
   return {
@@ -141,6 +161,7 @@ export function opsMethods(daemon: Daemon, onShutdown: () => void): OpsMethods {
     hard_stop: { description: 'brake at the emergency deceleration and hold until release', params: noParams, handler: () => guarded(() => { daemon.hardStop(true); return { hard_stop: true }; }) },
     release: { description: 'release the hard stop (the arm holds until a fresh plan or operator command)', params: noParams, handler: () => guarded(() => { daemon.hardStop(false); return { hard_stop: false }; }) },
     ...bundleMethods(daemon),
+    ...learningMethods(daemon),
     operator: {
       description: 'simulated robot: the scripted operator takes over (teleop / intervention mode) or stops',
       params: { type: 'object', additionalProperties: false, required: ['enabled'], properties: { enabled: { type: 'boolean' } } },
@@ -185,5 +206,6 @@ export function attachServing(daemon: Daemon, params: NodeParams, log: Logger, o
   };
   daemon.onEpisodeEnd((o) => pub?.publish('episode', o));
   daemon.onOta((e) => pub?.publish('ota', e));
+  daemon.onLearning((e) => pub?.publish('training', e));
   return { opsEndpoint: () => ops?.endpoint, telemetryEndpoint: () => pub?.endpoint };
 }
