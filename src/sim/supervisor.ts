@@ -36,7 +36,7 @@ export interface SupervisionLimits {
  */
 export const SUPERVISION: SupervisionLimits = {
   stallS: 2.5, progressM: 0.01, gripperS: 0.2, driftM: 0.2, driftS: 0.5,
-  reserveS: { pick: 4, place: 6.5, touch: 3 }, maxTakeovers: 3, cooldownS: 1,
+  reserveS: { pick: 3.5, place: 6, touch: 2.5 }, maxTakeovers: 3, cooldownS: 1,
 };
 
 /** The physics facts the supervisor reads (SimWorld has them). */
