@@ -12,7 +12,7 @@ import { JOIN_METHODS } from '../control/index.js';
 import { command, flag, UsageError } from './args.js';
 import { episodeLine, taskLine, taskReport, type TaskReport } from './sim-report.js';
 
-const USAGE = 'vlad sim --task T|all --episodes N [--bundle DIR | --policy expert] [--seed S] [--json] [--record DIR] [--video FILE.gif] [--mode realtime|lockstep] [--profile NAME] [--join replace|ensemble|rtc] [--replan-every STEPS] [--noise-scale X] [--swap-instruction] [--blank-cameras]';
+const USAGE = 'vlad sim --task T|all --episodes N [--bundle DIR | --policy expert] [--seed S] [--json] [--record DIR] [--video FILE.gif] [--mode realtime|lockstep] [--profile NAME] [--join replace|ensemble|rtc] [--replan-every STEPS] [--noise-scale X] [--swap-instruction] [--blank-cameras] [--variation KEY=VALUE[,KEY=VALUE...]]';
 
 export function parseTasks(value: string | undefined): TaskName[] {
   if (value === undefined) throw new UsageError(`--task is required (one of ${TASK_NAMES.join(', ')}, or all)`);
@@ -30,6 +30,8 @@ function blanked(obs: Observation): Observation {
 export interface SimRunReport {
   tasks: Record<string, TaskReport>;
   policy: string;
+  /** The world's variation ('' = the original world). */
+  variation: string;
   mode: 'realtime' | 'lockstep';
   /** Control ticks per wall-clock second over the whole run. */
   control_hz: number;
@@ -48,6 +50,7 @@ export async function run(args: string[]): Promise<number> {
       bundle: { type: 'string' }, policy: { type: 'string' }, task: { type: 'string' }, episodes: { type: 'string' }, seed: { type: 'string' },
       json: { type: 'boolean', default: false }, record: { type: 'string' }, video: { type: 'string' }, mode: { type: 'string' }, profile: { type: 'string' },
       join: { type: 'string' }, 'replan-every': { type: 'string' }, 'noise-scale': { type: 'string' }, 'swap-instruction': { type: 'boolean', default: false }, 'blank-cameras': { type: 'boolean', default: false },
+      variation: { type: 'string' },
     },
   }, args, async (v) => {
     if (v.bundle && v.policy) throw new UsageError('give --bundle or --policy, not both');
@@ -58,7 +61,7 @@ export async function run(args: string[]): Promise<number> {
     const seed = flag.int('seed', v.seed, { min: 0, max: 2 ** 31 - 1, default: 0 });
     const mode = flag.oneOf('mode', v.mode, ['realtime', 'lockstep'] as const, 'realtime');
     const replanEvery = v['replan-every'] !== undefined ? flag.int('replan-every', v['replan-every'], { min: 1, max: 10_000 }) : undefined;
-    const overrides: ParamOverrides = { robot: 'sim', mode: 'autonomous', seed, sim: { clock: mode } };
+    const overrides: ParamOverrides = { robot: 'sim', mode: 'autonomous', seed, sim: { clock: mode, ...(v.variation !== undefined ? { variation: flag.variation('variation', v.variation) } : {}) } };
     if (v.bundle) overrides.bundle = v.bundle;
     if (v.profile) overrides.hw_profile = v.profile;
     if (v.join) overrides.join = flag.oneOf('join', v.join, JOIN_METHODS);
@@ -114,7 +117,7 @@ export async function simulate(o: SimulateOptions): Promise<SimRunReport> {
     await daemon.transition('activate');
     started = performance.now(); // the control rate counts the episodes, not start-up
     const probes = [o.swapInstruction ? 'instruction swapped to another object' : '', o.blankCameras ? 'cameras blanked' : ''].filter(Boolean);
-    say(`sim: ${o.expert ? 'scripted expert (privileged)' : daemon.policy!.modelVersion} on ${o.tasks.join(',')} x ${o.episodes} (${o.mode}, ${daemon.rateHz.toFixed(0)} Hz, ${config.params.join})${probes.length ? `; probe: ${probes.join(', ')}` : ''}`);
+    say(`sim: ${o.expert ? 'scripted expert (privileged)' : daemon.policy!.modelVersion} on ${o.tasks.join(',')} x ${o.episodes} (${o.mode}, ${daemon.rateHz.toFixed(0)} Hz, ${config.params.join})${config.params.sim.variation ? `; world: ${config.params.sim.variation}` : ''}${probes.length ? `; probe: ${probes.join(', ')}` : ''}`);
     const sim = daemon.simDriver!;
     const capture = async () => { if (o.video && frames.length < 1500) frames.push(await sim.view('scene', 160)); };
     let videoTimer: NodeJS.Timeout | undefined;
@@ -148,6 +151,7 @@ export async function simulate(o: SimulateOptions): Promise<SimRunReport> {
     const report: SimRunReport = {
       tasks: Object.fromEntries([...outcomes].map(([task, list]) => [task, taskReport(list, daemon.periodS)])),
       policy: o.expert ? 'scripted-expert' : daemon.policy!.modelVersion,
+      variation: config.params.sim.variation,
       mode: o.mode,
       control_hz: (o.mode === 'lockstep' ? ticks : snap.ticks) / wallS,
       target_control_hz: daemon.rateHz,
