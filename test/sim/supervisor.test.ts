@@ -3,7 +3,7 @@
 // creeps too slowly) is taken over for its own reason, and the operator finishes the task.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SimArm, TASK_DT_S, MAX_STEPS, SUPERVISION, solveTopDownIk, forwardGraspPoint, parseVariation, type TaskName, type TakeoverReason } from '../../src/sim/index.js';
+import { SimArm, SimRobot, SimWorkerRobot, TASK_DT_S, MAX_STEPS, SUPERVISION, solveTopDownIk, forwardGraspPoint, parseVariation, type TaskName, type TakeoverReason } from '../../src/sim/index.js';
 import { HOME_QPOS } from '../../src/sim/scene.js';
 
 type Policy = (arm: SimArm, tick: number) => ArrayLike<number> | undefined;
@@ -89,4 +89,32 @@ test('supervising under a variation: the takeover finishes a task in the moved w
     assert.ok(r.success && r.reasons[0] === 'stall', `${task}: ${JSON.stringify(r)}`);
   }
   arm.dispose();
+});
+
+test('both drivers (in-process and the sim worker) carry the variation and the supervising role: a stalled arm is taken over at the same tick, the task succeeds', async () => {
+  const variation = parseVariation('workspace.dy=0.05,light.gain=0.8');
+  const results = [];
+  for (const robot of [await SimRobot.create({ imageSize: 16, variation }), await SimWorkerRobot.start({ imageSize: 16, variation })]) {
+    try {
+      await robot.resetScene({ task: 'touch', seed: 12 });
+      await robot.setOperator(true, 'supervise');
+      let firstActive = -1;
+      for (let k = 0; k < MAX_STEPS.touch && !robot.succeeded; k++) {
+        // the "policy" sends nothing: the arm holds; the operator's commands go to the arm once it has taken over
+        if (robot.operatorActive) {
+          if (firstActive < 0) firstActive = k;
+          robot.sendCommand({ stampNs: 0n, step: k, positions: robot.readOperator()!.positions, velocities: new Float64Array(7) });
+        }
+        await robot.advance(1, false);
+      }
+      const r = await robot.report();
+      assert.equal(r.variation, 'workspace.dy=0.05,light.gain=0.8');
+      assert.deepEqual(r.takeovers.map((t) => t.reason), ['stall']);
+      assert.ok(robot.succeeded);
+      results.push({ firstActive, takeovers: r.takeovers });
+    } finally {
+      await robot.close();
+    }
+  }
+  assert.deepEqual(results[1], results[0], 'the worker supervises exactly as the in-process arm');
 });
