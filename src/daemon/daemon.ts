@@ -566,6 +566,9 @@ export class Daemon {
     this.device?.stop();
     // Let go explicitly (intervention hands back at once, not after the silence timeout).
     await this.device?.release().catch(() => undefined);
+    // Lockstep takes teleop frames only as it steps: take the release now, or an operator that was
+    // in command when its episode ended would still command the next episode's first ticks.
+    if (this.clockKind === 'lockstep' && this.device && this.teleop) await this.teleop.next(this.device.device, this.device.lastSeq).catch(() => undefined);
     this.device?.close();
     this.device = undefined;
   }
