@@ -241,9 +241,9 @@ export class SimArm {
       this.operatorScript = undefined;
       sup.released();
     }
-    const reason = sup.watch(this.succeeded);
-    if (!reason) return;
-    this.takeovers.push(sup.takeovers.at(-1)!);
+    const takeover = sup.watch(this.succeeded);
+    if (!takeover) return;
+    this.takeovers.push(takeover);
     this.takeOver();
   }
 

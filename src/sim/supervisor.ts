@@ -41,6 +41,8 @@ export const SUPERVISION: SupervisionLimits = {
 
 /** The physics facts the supervisor reads (SimWorld has them). */
 export interface SupervisedWorld {
+  /** Physics ticks since the episode's reset (its clock). */
+  readonly stepCount: number;
   bodyPos(body: string): [number, number, number];
   graspPoint(): [number, number, number];
   gripperOpening(): number;
@@ -50,7 +52,9 @@ export interface SupervisedWorld {
 const dist = (a: readonly number[], b: readonly number[]): number => Math.hypot(a[0]! - b[0]!, a[1]! - b[1]!, a[2]! - b[2]!);
 
 export class Supervisor {
-  readonly takeovers: Takeover[] = [];
+  /** Takeovers so far (this supervisor's). */
+  count = 0;
+  private tookOverForTime = false;
   private ticks = 0;
   private best = Infinity;
   private bestTick = 0;
@@ -84,20 +88,23 @@ export class Supervisor {
   }
 
   /**
-   * One tick of watching (after the physics stepped, while the policy commands): the reason to
-   * take over now, if any. A reason returned is counted as a takeover.
+   * One tick of watching (after the physics stepped, while the policy commands): a takeover now,
+   * if one is due (counted).
    */
-  watch(succeeded: boolean): TakeoverReason | undefined {
+  watch(succeeded: boolean): Takeover | undefined {
     const tick = this.ticks++;
-    if (succeeded || this.takeovers.length >= this.limits.maxTakeovers || tick < this.quietUntilTick) return undefined;
+    if (succeeded || this.count >= this.limits.maxTakeovers || tick < this.quietUntilTick) return undefined;
     const reason = this.judge(tick);
-    if (reason) this.takeovers.push({ reason, atS: Number(this.seconds(tick).toFixed(3)) });
-    return reason;
+    if (!reason) return undefined;
+    this.count++;
+    if (reason === 'time') this.tookOverForTime = true;
+    // when, on the episode's clock (the supervisor may have started mid-episode)
+    return { reason, atS: Number(this.seconds(this.world.stepCount).toFixed(3)) };
   }
 
   private judge(tick: number): TakeoverReason | undefined {
     const L = this.limits, w = this.world, { task, target, goal } = this.inst;
-    if (this.seconds(tick) >= this.maxS - L.reserveS[task] && !this.takeovers.some((t) => t.reason === 'time')) return 'time';
+    if (!this.tookOverForTime && this.seconds(this.world.stepCount) >= this.maxS - L.reserveS[task]) return 'time';
     const held = this.held();
     // a grasp (or a drop) is progress of its own: the distance to go changes its meaning
     const phase = held ? 'held' : 'free';

@@ -34,12 +34,12 @@ const POLICIES: Record<TakeoverReason, Policy> = {
 interface Run { success: boolean; reasons: TakeoverReason[]; policyTicks: number; operatorTicks: number; takeoverAtS: number; successAtS: number }
 
 /** One supervised episode: the policy commands until the operator takes over, the operator until it lets go. */
-async function supervised(arm: SimArm, task: TaskName, seed: number, policy: Policy): Promise<Run> {
+async function supervised(arm: SimArm, task: TaskName, seed: number, policy: Policy, superviseFrom = 0): Promise<Run> {
   arm.reset({ task, seed });
-  arm.startOperator('supervise');
   let policyTicks = 0, operatorTicks = 0, successAt = -1;
-  let op = arm.operatorAct();
+  let op: ReturnType<SimArm['operatorAct']>;
   for (let t = 0; t < MAX_STEPS[task]; t++) {
+    if (t === superviseFrom) { arm.startOperator('supervise'); op = arm.operatorAct(); }
     if (op) { arm.applyCommand(op.positions); operatorTicks++; } else {
       const cmd = policy(arm, t);
       if (cmd) arm.applyCommand(cmd);
@@ -71,6 +71,15 @@ for (const reason of ['stall', 'gripper', 'drift', 'time'] as const) {
     arm.dispose();
   });
 }
+
+test('a supervisor started mid-episode keeps the episode\'s clock: a time takeover comes at the same episode time', async () => {
+  const arm = await SimArm.create({ physicsDt: TASK_DT_S, imageSize: 8, cameras: ['scene'] });
+  const r = await supervised(arm, 'pick', 3, POLICIES.time, 100);
+  assert.deepEqual(r.reasons, ['time']);
+  assert.ok(Math.abs(r.takeoverAtS - (MAX_STEPS.pick * TASK_DT_S - SUPERVISION.reserveS.pick)) <= 2 * TASK_DT_S, JSON.stringify(r));
+  assert.ok(r.success);
+  arm.dispose();
+});
 
 test('supervising a good policy (the scripted expert\'s own plan): no takeover', async () => {
   const arm = await SimArm.create({ physicsDt: TASK_DT_S, imageSize: 8, cameras: ['scene'] });
