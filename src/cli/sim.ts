@@ -142,6 +142,8 @@ export async function simulate(o: SimulateOptions): Promise<SimRunReport> {
             while (daemon.episodes!.isOpen) { await daemon.stepLockstep(); if (++ticks % 2 === 0) await capture(); }
           }
           outcome = await ended;
+          // the outcome is out before the end has settled: the next episode may start only after it
+          await daemon.episodes!.pendingEnd;
           if (o.mode === 'realtime') ticks += outcome.steps;
         }
         list.push(outcome);
