@@ -14,7 +14,7 @@ const USAGE = `vlad ctl [--ops ENDPOINT] [--json] [--timeout MS] [--key FILE --s
   instruction TEXT
   transition configure|activate|deactivate|cleanup|shutdown
   hard-stop | release
-  operator on|off            (simulated robot: the scripted operator takes over / stops)
+  operator on|off            (simulated robot: the scripted operator drives (teleop) or supervises the policy and takes over when it goes wrong (intervention) / stops)
   keygen --out DIR [--name NAME]   (CURVE key pair files for the daemon or a client)
 ${BUNDLE_USAGE}`;
 
