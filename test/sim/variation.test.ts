@@ -120,7 +120,7 @@ async function sceneImage(spec: string): Promise<Uint8Array> {
   return img;
 }
 
-test('each camera key, light.gain and object.scale change the rendered scene image; the original world renders as before', async () => {
+test('each camera key, light.gain, object.scale and the workspace shift change the rendered scene image; friction leaves it as it is', async () => {
   const base = await sceneImage('');
   assert.deepEqual(await sceneImage('object.friction=0.5'), base, 'friction is invisible');
   for (const spec of ['camera.scene.dx=0.03', 'camera.scene.dy=0.03', 'camera.scene.dz=0.05', 'camera.scene.yaw=3', 'camera.scene.pitch=3', 'light.gain=0.6', 'object.scale=1.2', 'workspace.dx=0.06']) {
