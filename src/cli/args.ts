@@ -4,6 +4,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import process from 'node:process';
 import { ConfigError } from '../core/index.js';
+import { formatVariation, parseVariation } from '../sim/index.js';
 
 /** Configuration errors that came from the command line's own flags are usage errors too. */
 export const COMMAND_LINE = '(command line)';
@@ -83,6 +84,10 @@ export const flag = {
   required(name: string, value: string | undefined): string {
     if (value === undefined || value === '') throw new UsageError(`--${name} is required`);
     return value;
+  },
+  /** A world variation `KEY=VALUE[,KEY=VALUE...]` (src/sim/variation.ts), checked; returned as its canonical spec. */
+  variation(name: string, value: string): string {
+    try { return formatVariation(parseVariation(value)); } catch (err) { throw new UsageError(`--${name}: ${(err as Error).message}`); }
   },
   /** Comma-separated list, each entry checked by `each`. */
   list<T>(name: string, value: string, each: (entry: string) => T): T[] {

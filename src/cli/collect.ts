@@ -12,7 +12,7 @@ import { deriveSeed, type TaskName } from '../sim/index.js';
 import { command, flag, UsageError } from './args.js';
 import { parseTasks } from './sim.js';
 
-const USAGE = 'vlad collect --task T|all --episodes N --out DIR [--seed S] [--bundle DIR] [--miss-rate P] [--release-miss-rate Q] [--edge-miss-rate E] [--json]';
+const USAGE = 'vlad collect --task T|all --episodes N --out DIR [--seed S] [--bundle DIR] [--miss-rate P] [--release-miss-rate Q] [--edge-miss-rate E] [--variation KEY=VALUE[,...]] [--json]';
 
 /** Seeds of episode `ep` of task index `ti`: the layout and, separately, the operator. */
 export const episodeSeeds = (seed: number, ti: number, ep: number): { task: number; operator: number } =>
@@ -28,6 +28,8 @@ export interface CollectOptions {
   missRate?: number;
   releaseMissRate?: number;
   edgeMissRate?: number;
+  /** The simulated world's variation spec ('' or absent: the original world). */
+  variation?: string;
   onEpisode?: (o: EpisodeOutcome, index: number, total: number) => void;
 }
 
@@ -44,7 +46,7 @@ export interface CollectSummary {
 export async function collect(o: CollectOptions): Promise<CollectSummary> {
   const out = o.out !== undefined ? resolve(o.out) : undefined;
   const record = out ? { dir: dirname(out), dataset: basename(out) } : { dir: '' };
-  const config = await loadDaemonConfig({ overrides: { robot: 'sim', mode: 'teleop', record, ...(o.bundle ? { bundle: o.bundle } : {}) } });
+  const config = await loadDaemonConfig({ overrides: { robot: 'sim', mode: 'teleop', record, ...(o.bundle ? { bundle: o.bundle } : {}), ...(o.variation ? { sim: { variation: o.variation } } : {}) } });
   const daemon = new Daemon({ config, log: commandLogger(), clock: 'lockstep' });
   const episodes: EpisodeOutcome[] = [];
   const started = performance.now();
@@ -83,26 +85,27 @@ export async function run(args: string[]): Promise<number> {
     name: 'collect', usage: USAGE,
     options: {
       task: { type: 'string' }, episodes: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' }, bundle: { type: 'string' },
-      'miss-rate': { type: 'string' }, 'release-miss-rate': { type: 'string' }, 'edge-miss-rate': { type: 'string' }, json: { type: 'boolean', default: false },
+      'miss-rate': { type: 'string' }, 'release-miss-rate': { type: 'string' }, 'edge-miss-rate': { type: 'string' }, variation: { type: 'string' }, json: { type: 'boolean', default: false },
     },
   }, args, async (v) => {
     const rate = (name: 'miss-rate' | 'release-miss-rate' | 'edge-miss-rate') => flag.num(name, v[name], { min: 0, max: 1, default: 0 });
     const missRate = rate('miss-rate'), releaseMissRate = rate('release-miss-rate'), edgeMissRate = rate('edge-miss-rate');
     const tasks = parseTasks(v.task);
+    const variation = v.variation !== undefined ? flag.variation('variation', v.variation) : '';
     const episodes = flag.int('episodes', v.episodes, { min: 1, max: 1_000_000 });
     const out = resolve(flag.required('out', v.out));
     if (!/^[a-zA-Z][a-zA-Z0-9_]*$/.test(basename(out))) throw new UsageError(`--out: the last path element '${basename(out)}' is the dataset name and must be a TFDS name ([a-zA-Z][a-zA-Z0-9_]*)`);
     // A fresh seed unless one is given: two runs of the same command must not record the same episodes.
     const seed = v.seed !== undefined ? flag.int('seed', v.seed, { min: 0, max: 2 ** 31 - 1 }) : randomInt(0, 2 ** 31 - 1);
     const say = (line: string) => process.stderr.write(`${line}\n`);
-    say(`collect: ${tasks.join(',')} x ${episodes} episodes -> ${out} (seed ${seed}${v.seed === undefined ? ', drawn: pass --seed to repeat' : ''}; teleop over ZeroMQ through the control loop${missRate ? `, deliberate grasp misses in ${missRate * 100}% of pick/place` : ''}${releaseMissRate ? `, short releases in ${releaseMissRate * 100}% of the other places` : ''}${edgeMissRate ? `, edge grasps in ${edgeMissRate * 100}% of the other pick/place` : ''})`);
+    say(`collect: ${tasks.join(',')} x ${episodes} episodes -> ${out} (seed ${seed}${v.seed === undefined ? ', drawn: pass --seed to repeat' : ''}; teleop over ZeroMQ through the control loop${missRate ? `, deliberate grasp misses in ${missRate * 100}% of pick/place` : ''}${releaseMissRate ? `, short releases in ${releaseMissRate * 100}% of the other places` : ''}${edgeMissRate ? `, edge grasps in ${edgeMissRate * 100}% of the other pick/place` : ''}${variation ? `; world: ${variation}` : ''})`);
     const summary = await collect({
-      tasks, episodes, seed, out, bundle: v.bundle, missRate, releaseMissRate, edgeMissRate,
+      tasks, episodes, seed, out, bundle: v.bundle, missRate, releaseMissRate, edgeMissRate, variation,
       onEpisode: (e, i, total) => say(`collect ${i}/${total} ${e.scene?.task} seed=${e.scene?.seed} ${e.success ? 'success' : 'FAIL'} steps=${e.steps} "${e.instruction}"${e.scene?.operatorRetries ? ` retries=${e.scene.operatorRetries}` : ''}${e.sources.perturbation ? ` perturbed=${e.sources.perturbation}` : ''}${e.recorded?.droppedSteps ? ` dropped=${e.recorded.droppedSteps}` : ''}`),
     });
     // The seed and command of every run, beside the dataset's version folders (TFDS ignores it).
     await mkdir(out, { recursive: true });
-    await appendFile(join(out, 'collect-runs.jsonl'), `${JSON.stringify({ time: new Date().toISOString(), seed, tasks, episodes, miss_rate: missRate, release_miss_rate: releaseMissRate, edge_miss_rate: edgeMissRate, recorded: summary.episodes.length })}\n`);
+    await appendFile(join(out, 'collect-runs.jsonl'), `${JSON.stringify({ time: new Date().toISOString(), seed, tasks, episodes, miss_rate: missRate, release_miss_rate: releaseMissRate, edge_miss_rate: edgeMissRate, variation, recorded: summary.episodes.length })}\n`);
     for (const [task, t] of Object.entries(summary.tasks)) say(`collect ${task}: ${t.successes}/${t.episodes} successful, mean ${t.mean_steps.toFixed(0)} steps${t.retried ? `, ${t.retried} retried after a failed attempt` : ''}`);
     say(`collect: ${summary.episodes.length} episodes, ${summary.sim_s.toFixed(1)} s simulated in ${summary.wall_s.toFixed(1)} s (${(summary.sim_s / summary.wall_s).toFixed(1)}x real time) -> ${summary.dataset} (seed ${seed})`);
     if (v.json) process.stdout.write(`${JSON.stringify({ ...summary, episodes: summary.episodes.length })}\n`);

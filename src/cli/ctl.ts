@@ -14,7 +14,7 @@ const USAGE = `vlad ctl [--ops ENDPOINT] [--json] [--timeout MS] [--key FILE --s
   instruction TEXT
   transition configure|activate|deactivate|cleanup|shutdown
   hard-stop | release
-  operator on|off            (simulated robot: the scripted operator takes over / stops)
+  operator on|off            (simulated robot: the scripted operator drives (teleop) or supervises the policy and takes over when it goes wrong (intervention) / stops)
   train status|pause|resume|now    (idle-time LoRA learning: progress; hold off; allow; a pass now)
   adapter list|activate ID|rollback   (learnt adapters of the running bundle; ID or "base")
   keygen --out DIR [--name NAME]   (CURVE key pair files for the daemon or a client)

@@ -1,7 +1,9 @@
 // `npm start` (`vlad demo`): the daemon (`vlad run`, a child process) on the simulated robot with
 // the shipped model, driven over its ops socket as any operator would drive it: a few tasks in
-// autonomous mode, then one episode in intervention mode where the scripted operator takes over
-// mid-episode and hands back. Every episode is recorded; a summary says how it went.
+// autonomous mode, then one episode in intervention mode where the scripted operator supervises
+// the policy as a person would: it takes over when the policy stalls, closes the gripper on
+// nothing, drifts off or runs out of time, finishes the task and hands back. Every episode is
+// recorded; a summary says how it went. --variation runs it all in a varied world.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -13,9 +15,9 @@ import { OpsClient, TelemetrySubscriber, type TelemetryMessage } from '../io/zmq
 import { TASK_NAMES } from '../sim/index.js';
 import { command, flag } from './args.js';
 
-const USAGE = 'vlad demo [--episodes N] [--bundle DIR] [--record DIR] [--seed S]';
+const USAGE = 'vlad demo [--episodes N] [--bundle DIR] [--record DIR] [--seed S] [--variation KEY=VALUE[,...]]';
 
-interface EpisodeEvent { id: string; instruction: string; success: boolean; truncated: boolean; reason: string; steps: number; sources: Record<string, number>; scene?: { task: string } }
+interface EpisodeEvent { id: string; instruction: string; success: boolean; truncated: boolean; reason: string; steps: number; sources: Record<string, number>; scene?: { task: string; takeovers?: { reason: string; atS: number }[] } }
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -31,7 +33,8 @@ async function waitFor<T>(what: string, timeoutMs: number, poll: () => Promise<T
 }
 
 export async function run(args: string[]): Promise<number> {
-  return command({ name: 'demo', usage: USAGE, options: { episodes: { type: 'string' }, bundle: { type: 'string' }, record: { type: 'string' }, seed: { type: 'string' } } }, args, async (v) => {
+  return command({ name: 'demo', usage: USAGE, options: { episodes: { type: 'string' }, bundle: { type: 'string' }, record: { type: 'string' }, seed: { type: 'string' }, variation: { type: 'string' } } }, args, async (v) => {
+    const variation = v.variation !== undefined ? flag.variation('variation', v.variation) : '';
     const episodes = flag.int('episodes', v.episodes, { min: 1, max: 1000, default: 2 });
     const seed = flag.int('seed', v.seed, { min: 0, max: 2 ** 31 - 1, default: 0 });
     const work = await mkdtemp(join(tmpdir(), 'vlad-demo-'));
@@ -39,7 +42,7 @@ export async function run(args: string[]): Promise<number> {
     const ops = `ipc://${join(work, 'ops.sock')}`, telemetry = `ipc://${join(work, 'telemetry.sock')}`, teleop = `ipc://${join(work, 'teleop.sock')}`;
     const logPath = join(work, 'daemon.log');
     const main = fileURLToPath(new URL('./main.js', import.meta.url));
-    const daemonArgs = [main, 'run', '--robot', 'sim', '--record', record, '--dataset', 'vlad_demo', '--ops', ops, '--telemetry', telemetry, '--teleop', teleop, '--mode', 'idle', ...(v.bundle ? ['--bundle', v.bundle] : [])];
+    const daemonArgs = [main, 'run', '--robot', 'sim', '--record', record, '--dataset', 'vlad_demo', '--ops', ops, '--telemetry', telemetry, '--teleop', teleop, '--mode', 'idle', ...(v.bundle ? ['--bundle', v.bundle] : []), ...(variation ? ['--variation', variation] : [])];
     say(`demo: starting the daemon: vlad ${daemonArgs.slice(1).join(' ')}`);
     say(`demo: its log: ${logPath}`);
     const child: ChildProcess = spawn(process.execPath, daemonArgs, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -75,17 +78,14 @@ export async function run(args: string[]): Promise<number> {
       };
       await client.call('mode', { mode: 'autonomous' });
       for (const [ti, task] of TASK_NAMES.entries()) for (let ep = 0; ep < episodes; ep++) await runEpisode(task, seed + 1000 * ti + ep, 'autonomous');
-      // Intervention: the policy starts; after a second the operator takes over, a second later
-      // it lets go and the policy finishes (the daemon records who commanded every step).
+      // Intervention: the policy commands; the scripted operator supervises from the episode's start
+      // and takes over only when the policy goes wrong (the daemon records who commanded every step).
       await client.call('mode', { mode: 'intervention' });
-      await runEpisode('pick', seed + 7000, 'intervention', async () => {
-        await sleep(1000);
+      const supervised = await runEpisode('pick', seed + 7000, 'intervention', async () => {
         await client.call('operator', { enabled: true });
-        say('demo:   the scripted operator takes over');
-        await sleep(1000);
-        await client.call('operator', { enabled: false });
-        say('demo:   the operator lets go; the policy takes the arm back');
+        say('demo:   the scripted operator supervises the policy');
       });
+      for (const t of supervised.scene?.takeovers ?? []) say(`demo:   it took over at ${t.atS.toFixed(1)} s (${t.reason})`);
       const final = await client.call('status', {}) as Record<string, any>;
       say('');
       say('summary');
@@ -94,7 +94,7 @@ export async function run(args: string[]): Promise<number> {
         say(`  ${task.padEnd(6)} ${mine.filter((r) => r.e.success).length}/${mine.length} successful (autonomous)`);
       }
       const iv = results.find((r) => r.mode === 'intervention')!.e;
-      say(`  intervention episode: ${iv.success ? 'success' : 'failure'}; steps by source ${JSON.stringify(iv.sources)}`);
+      say(`  intervention episode: ${iv.success ? 'success' : 'failure'}; steps by source ${JSON.stringify(iv.sources)}; takeovers ${JSON.stringify((iv.scene?.takeovers ?? []).map((t) => t.reason))}`);
       const c = final.control;
       say(`  control ${c.rate_hz} Hz, jitter p50 ${c.jitter_ms?.p50} ms, p99 ${c.jitter_ms?.p99} ms, max ${c.jitter_ms?.max} ms, deadline misses ${c.deadline_misses}`);
       say(`  planner round trip p50 ${final.planner.latency_ms?.p50} ms, p99 ${final.planner.latency_ms?.p99} ms; inference delay d p50 ${final.planner.delay_steps?.p50} steps`);

@@ -12,7 +12,7 @@ import { attachServing, Daemon, loadDaemonConfig, ROBOT_KINDS, type ParamOverrid
 import { OPERATING_MODES } from '../core/index.js';
 import { command, flag, UsageError } from './args.js';
 
-const USAGE = 'vlad run [--robot sim|ros] [--params FILE] [--bundle DIR] [--profile NAME] [--robot-description NAME] [--record DIR] [--dataset NAME] [--mode idle|autonomous|teleop|intervention] [--ops ENDPOINT] [--telemetry ENDPOINT] [--teleop ENDPOINT] [--metrics-port P] [--serve gr00t[:PORT],openpi[:PORT]] [--clock realtime|lockstep] [--no-autostart] [--ota-dir DIR] [--trust PUBKEY|FILE]... [--ros-args ...]';
+const USAGE = 'vlad run [--robot sim|ros] [--params FILE] [--bundle DIR] [--profile NAME] [--robot-description NAME] [--record DIR] [--dataset NAME] [--mode idle|autonomous|teleop|intervention] [--ops ENDPOINT] [--telemetry ENDPOINT] [--teleop ENDPOINT] [--metrics-port P] [--serve gr00t[:PORT],openpi[:PORT]] [--clock realtime|lockstep] [--variation KEY=VALUE[,...]] [--no-autostart] [--ota-dir DIR] [--trust PUBKEY|FILE]... [--ros-args ...]';
 
 /** Splits off ROS arguments; `--params-file F` among them names the params file. */
 export function splitRosArgs(args: readonly string[]): { own: string[]; paramsFile: string | undefined } {
@@ -61,7 +61,7 @@ export async function run(args: string[]): Promise<number> {
     options: {
       robot: { type: 'string' }, params: { type: 'string' }, bundle: { type: 'string' }, profile: { type: 'string' }, 'robot-description': { type: 'string' }, record: { type: 'string' }, dataset: { type: 'string' },
       mode: { type: 'string' }, ops: { type: 'string' }, telemetry: { type: 'string' }, teleop: { type: 'string' }, 'metrics-port': { type: 'string' },
-      clock: { type: 'string' }, 'no-autostart': { type: 'boolean' }, serve: { type: 'string' },
+      clock: { type: 'string' }, variation: { type: 'string' }, 'no-autostart': { type: 'boolean' }, serve: { type: 'string' },
       trust: { type: 'string', multiple: true }, 'ota-dir': { type: 'string' },
     },
   }, split.own, async (v) => {
@@ -76,7 +76,9 @@ export async function run(args: string[]): Promise<number> {
     if (v.ops !== undefined || v.telemetry !== undefined) overrides.ops = { ...(v.ops !== undefined ? { endpoint: v.ops } : {}), ...(v.telemetry !== undefined ? { telemetry_endpoint: v.telemetry } : {}) };
     if (v.teleop !== undefined) overrides.teleop = { endpoint: v.teleop };
     if (v['metrics-port'] !== undefined) overrides.metrics_port = flag.int('metrics-port', v['metrics-port'], { min: 0, max: 65535 });
-    if (v.clock !== undefined) overrides.sim = { clock: flag.oneOf('clock', v.clock, ['realtime', 'lockstep'] as const) };
+    if (v.clock !== undefined || v.variation !== undefined) {
+      overrides.sim = { ...(v.clock !== undefined ? { clock: flag.oneOf('clock', v.clock, ['realtime', 'lockstep'] as const) } : {}), ...(v.variation !== undefined ? { variation: flag.variation('variation', v.variation) } : {}) };
+    }
     if (v['no-autostart']) overrides.autostart = false;
     if (v.serve !== undefined) overrides.serve = serveFlag(v.serve);
     if (v['ota-dir'] !== undefined) overrides.ota = { dir: v['ota-dir'] };

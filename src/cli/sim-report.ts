@@ -42,6 +42,9 @@ export interface TaskReport {
   place_failures?: PlaceFailures;
   /** Steps by who commanded them, summed over the task's episodes (policy, hold, ...). */
   steps_by_source: Record<string, number>;
+  /** Supervised (--supervise): the operator's takeovers by reason, and how many episodes it took over. */
+  takeovers?: Record<string, number>;
+  episodes_taken_over?: number;
 }
 
 export function taskReport(episodes: readonly EpisodeOutcome[], periodS: number): TaskReport {
@@ -62,6 +65,11 @@ export function taskReport(episodes: readonly EpisodeOutcome[], periodS: number)
     for (const e of episodes) if (!e.success && e.scene?.placeEnd) f[classifyPlaceFailure(e.scene.heldLiftM ?? 0, e.scene.placeEnd)]++;
     report.place_failures = f;
   }
+  if (scenes.some((s) => s.takeovers.length > 0)) {
+    report.takeovers = {};
+    for (const s of scenes) for (const t of s.takeovers) report.takeovers[t.reason] = (report.takeovers[t.reason] ?? 0) + 1;
+    report.episodes_taken_over = scenes.filter((s) => s.takeovers.length > 0).length;
+  }
   if (scenes.some((s) => s.originalSuccess !== undefined)) report.original_target_rate = n ? scenes.filter((s) => s.originalSuccess).length / n : 0;
   return report;
 }
@@ -74,7 +82,8 @@ export function episodeLine(e: EpisodeOutcome): string {
   const end = s.placeEnd ? ` end=${(100 * s.placeEnd.goalOffsetM).toFixed(1)}cm-from-pad${s.placeEnd.held ? ',held' : ''}` : '';
   const original = s.originalSuccess !== undefined ? ` original-object=${s.originalSuccess ? 'success' : 'no'}` : '';
   const hold = e.sources.hold ? ` hold=${e.sources.hold}` : '';
-  return `sim ${s.task} seed=${s.seed} ${e.success ? 'success' : 'fail'} steps=${e.steps}${hold} closest=${(100 * s.closestApproachM).toFixed(1)}cm${lift}${end} "${e.instruction}"${original}`;
+  const takeovers = s.takeovers.length ? ` takeovers=${s.takeovers.map((t) => `${t.reason}@${t.atS.toFixed(1)}s`).join(',')} intervention=${e.sources.intervention ?? 0}` : '';
+  return `sim ${s.task} seed=${s.seed} ${e.success ? 'success' : 'fail'} steps=${e.steps}${hold} closest=${(100 * s.closestApproachM).toFixed(1)}cm${lift}${end}${takeovers} "${e.instruction}"${original}`;
 }
 
 export function taskLine(task: string, t: TaskReport): string {
@@ -82,5 +91,6 @@ export function taskLine(task: string, t: TaskReport): string {
   const grasped = t.grasped_rate !== undefined ? `  grasped ${(100 * t.grasped_rate).toFixed(0)}%` : '';
   const f = t.place_failures;
   const failures = f && t.successes < t.episodes ? `  failures: not grasped ${f.not_grasped}, still held ${f.still_held}, on the other pad ${f.on_other_pad}, off the pad ${f.off_pad}` : '';
-  return `${task.padEnd(6)} success ${(100 * t.success_rate).toFixed(0).padStart(3)}% (${t.successes}/${t.episodes})  mean length ${t.mean_episode_steps.toFixed(0)} steps (${t.mean_episode_seconds.toFixed(1)} s)  closest approach p50 ${(100 * t.median_closest_approach_m).toFixed(1)} cm${grasped}${original}${failures}`;
+  const takeovers = t.takeovers ? `  taken over in ${t.episodes_taken_over}/${t.episodes} (${Object.entries(t.takeovers).map(([r, n]) => `${r} ${n}`).join(', ')})` : '';
+  return `${task.padEnd(6)} success ${(100 * t.success_rate).toFixed(0).padStart(3)}% (${t.successes}/${t.episodes})  mean length ${t.mean_episode_steps.toFixed(0)} steps (${t.mean_episode_seconds.toFixed(1)} s)  closest approach p50 ${(100 * t.median_closest_approach_m).toFixed(1)} cm${grasped}${original}${failures}${takeovers}`;
 }

@@ -12,7 +12,7 @@ import { JOIN_METHODS } from '../control/index.js';
 import { command, flag, UsageError } from './args.js';
 import { episodeLine, taskLine, taskReport, type TaskReport } from './sim-report.js';
 
-const USAGE = 'vlad sim --task T|all --episodes N [--bundle DIR | --policy expert] [--seed S] [--json] [--record DIR] [--video FILE.gif] [--mode realtime|lockstep] [--profile NAME] [--join replace|ensemble|rtc] [--replan-every STEPS] [--noise-scale X] [--swap-instruction] [--blank-cameras]';
+const USAGE = 'vlad sim --task T|all --episodes N [--bundle DIR | --policy expert] [--seed S] [--json] [--record DIR] [--video FILE.gif] [--mode realtime|lockstep] [--profile NAME] [--join replace|ensemble|rtc] [--replan-every STEPS] [--noise-scale X] [--swap-instruction] [--blank-cameras] [--variation KEY=VALUE[,KEY=VALUE...]] [--supervise]';
 
 export function parseTasks(value: string | undefined): TaskName[] {
   if (value === undefined) throw new UsageError(`--task is required (one of ${TASK_NAMES.join(', ')}, or all)`);
@@ -30,6 +30,8 @@ function blanked(obs: Observation): Observation {
 export interface SimRunReport {
   tasks: Record<string, TaskReport>;
   policy: string;
+  /** The world's variation ('' = the original world). */
+  variation: string;
   mode: 'realtime' | 'lockstep';
   /** Control ticks per wall-clock second over the whole run. */
   control_hz: number;
@@ -48,17 +50,19 @@ export async function run(args: string[]): Promise<number> {
       bundle: { type: 'string' }, policy: { type: 'string' }, task: { type: 'string' }, episodes: { type: 'string' }, seed: { type: 'string' },
       json: { type: 'boolean', default: false }, record: { type: 'string' }, video: { type: 'string' }, mode: { type: 'string' }, profile: { type: 'string' },
       join: { type: 'string' }, 'replan-every': { type: 'string' }, 'noise-scale': { type: 'string' }, 'swap-instruction': { type: 'boolean', default: false }, 'blank-cameras': { type: 'boolean', default: false },
+      variation: { type: 'string' }, supervise: { type: 'boolean', default: false },
     },
   }, args, async (v) => {
     if (v.bundle && v.policy) throw new UsageError('give --bundle or --policy, not both');
     if (v.policy !== undefined) flag.oneOf('policy', v.policy, ['expert'] as const);
+    if (v.supervise && v.policy !== undefined) throw new UsageError('--supervise watches the bundle\'s policy; it cannot go with --policy expert');
     if (v.video && !v.video.endsWith('.gif')) throw new UsageError(`--video: only GIF output is supported (got '${v.video}'; use a .gif name)`);
     const tasks = parseTasks(v.task);
     const episodes = flag.int('episodes', v.episodes, { min: 1, max: 100_000 });
     const seed = flag.int('seed', v.seed, { min: 0, max: 2 ** 31 - 1, default: 0 });
     const mode = flag.oneOf('mode', v.mode, ['realtime', 'lockstep'] as const, 'realtime');
     const replanEvery = v['replan-every'] !== undefined ? flag.int('replan-every', v['replan-every'], { min: 1, max: 10_000 }) : undefined;
-    const overrides: ParamOverrides = { robot: 'sim', mode: 'autonomous', seed, sim: { clock: mode } };
+    const overrides: ParamOverrides = { robot: 'sim', mode: v.supervise ? 'intervention' : 'autonomous', seed, sim: { clock: mode, ...(v.variation !== undefined ? { variation: flag.variation('variation', v.variation) } : {}) } };
     if (v.bundle) overrides.bundle = v.bundle;
     if (v.profile) overrides.hw_profile = v.profile;
     if (v.join) overrides.join = flag.oneOf('join', v.join, JOIN_METHODS);
@@ -66,7 +70,7 @@ export async function run(args: string[]): Promise<number> {
     if (v.record) overrides.record = { dir: dirname(resolve(v.record)), dataset: basename(resolve(v.record)) };
     const report = await simulate({
       overrides, tasks, episodes, seed, mode, json: v.json ?? false, video: v.video, expert: v.policy === 'expert', replanEvery,
-      swapInstruction: v['swap-instruction'] ?? false, blankCameras: v['blank-cameras'] ?? false,
+      swapInstruction: v['swap-instruction'] ?? false, blankCameras: v['blank-cameras'] ?? false, supervise: v.supervise ?? false,
     });
     if (v.json) process.stdout.write(`${JSON.stringify(report)}\n`);
     else {
@@ -89,6 +93,8 @@ export interface SimulateOptions {
   replanEvery?: number | undefined;
   swapInstruction?: boolean;
   blankCameras?: boolean;
+  /** Intervention mode with the scripted operator supervising (HG-DAgger): it takes over when the policy goes wrong. */
+  supervise?: boolean;
   onEpisode?: (e: EpisodeOutcome) => void;
 }
 
@@ -113,8 +119,8 @@ export async function simulate(o: SimulateOptions): Promise<SimRunReport> {
     }
     await daemon.transition('activate');
     started = performance.now(); // the control rate counts the episodes, not start-up
-    const probes = [o.swapInstruction ? 'instruction swapped to another object' : '', o.blankCameras ? 'cameras blanked' : ''].filter(Boolean);
-    say(`sim: ${o.expert ? 'scripted expert (privileged)' : daemon.policy!.modelVersion} on ${o.tasks.join(',')} x ${o.episodes} (${o.mode}, ${daemon.rateHz.toFixed(0)} Hz, ${config.params.join})${probes.length ? `; probe: ${probes.join(', ')}` : ''}`);
+    const probes = [o.swapInstruction ? 'instruction swapped to another object' : '', o.blankCameras ? 'cameras blanked' : '', o.supervise ? 'the scripted operator supervises (intervention)' : ''].filter(Boolean);
+    say(`sim: ${o.expert ? 'scripted expert (privileged)' : daemon.policy!.modelVersion} on ${o.tasks.join(',')} x ${o.episodes} (${o.mode}, ${daemon.rateHz.toFixed(0)} Hz, ${config.params.join})${config.params.sim.variation ? `; world: ${config.params.sim.variation}` : ''}${probes.length ? `; probe: ${probes.join(', ')}` : ''}`);
     const sim = daemon.simDriver!;
     const capture = async () => { if (o.video && frames.length < 1500) frames.push(await sim.view('scene', 160)); };
     let videoTimer: NodeJS.Timeout | undefined;
@@ -125,12 +131,20 @@ export async function simulate(o: SimulateOptions): Promise<SimRunReport> {
       for (let ep = 0; ep < o.episodes; ep++) {
         const req = { task, seed: deriveSeed(o.seed, ti, ep), swapInstruction: o.swapInstruction ?? false };
         let outcome: EpisodeOutcome;
-        if (o.mode === 'lockstep') {
+        if (o.mode === 'lockstep' && !o.supervise) {
           outcome = await daemon.runEpisode(req, async () => { if (++ticks % 2 === 0) await capture(); });
         } else {
           await daemon.startEpisode(req);
-          outcome = await daemon.episodes!.whenEnded();
-          ticks += outcome.steps;
+          const ended = daemon.episodes!.whenEnded();
+          // the supervisor watches from the episode's first tick (starting an episode stops the operator)
+          if (o.supervise) await daemon.setScriptedOperator(true);
+          if (o.mode === 'lockstep') {
+            while (daemon.episodes!.isOpen) { await daemon.stepLockstep(); if (++ticks % 2 === 0) await capture(); }
+          }
+          outcome = await ended;
+          // the outcome is out before the end has settled: the next episode may start only after it
+          await daemon.episodes!.pendingEnd;
+          if (o.mode === 'realtime') ticks += outcome.steps;
         }
         list.push(outcome);
         o.onEpisode?.(outcome);
@@ -148,6 +162,7 @@ export async function simulate(o: SimulateOptions): Promise<SimRunReport> {
     const report: SimRunReport = {
       tasks: Object.fromEntries([...outcomes].map(([task, list]) => [task, taskReport(list, daemon.periodS)])),
       policy: o.expert ? 'scripted-expert' : daemon.policy!.modelVersion,
+      variation: config.params.sim.variation,
       mode: o.mode,
       control_hz: (o.mode === 'lockstep' ? ticks : snap.ticks) / wallS,
       target_control_hz: daemon.rateHz,

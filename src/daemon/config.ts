@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { ConfigError, packagePath, readYamlFile, shippedBundlePath, validateConfig } from '../core/index.js';
 import { loadProfile, type HwProfile } from '../hw/index.js';
 import { loadRobotDescription, type RobotDescription } from '../control/index.js';
+import { parseVariation } from '../sim/index.js';
 import { DEFAULT_PARAMS, mergeParams, validateParams, type NodeParams } from './params.js';
 
 export interface DaemonConfig {
@@ -50,6 +51,11 @@ export function nodeParamsFromFile(raw: unknown, file: string, node = NODE_NAME)
 /** Validates one parameter layer; errors name the file and the dotted field. */
 function checkLayer(layer: unknown, file: string, at: string): void {
   validateConfig(validateParams, layer, file, (f, field, message) => new ConfigError(f, field === '(root)' ? at : `${at}.${field}`, message));
+  // the variation's own grammar (keys, numbers, ranges) beyond "a string"
+  const variation = (layer as { sim?: { variation?: string } }).sim?.variation;
+  if (variation !== undefined) {
+    try { parseVariation(variation); } catch (err) { throw new ConfigError(file, `${at}.sim.variation`, (err as Error).message); }
+  }
 }
 
 export interface LoadOptions {

@@ -22,7 +22,7 @@ import type { Gr00tServer } from '../io/zmq/index.js';
 import type { OpenpiServer } from '../io/ws/index.js';
 import { peerPolicy, startGr00t, startOpenpi } from './peers.js';
 import { serverCurve } from './curve.js';
-import { SimRobot, SimWorkerRobot, isTaskName, type SceneInfo, type SceneOptions, type SimDriver, type ExpertOptions, type TaskName } from '../sim/index.js';
+import { SimRobot, SimWorkerRobot, isTaskName, parseVariation, type SceneInfo, type SceneOptions, type SimDriver, type ExpertOptions, type TaskName } from '../sim/index.js';
 import type { DaemonConfig } from './config.js';
 import type { NodeParams } from './params.js';
 import { Lifecycle, TransitionRefused, type LifecycleState, type Transition } from './lifecycle.js';
@@ -394,9 +394,10 @@ export class Daemon {
       const size = io.cameras[0]?.width ?? 96;
       if (io.cameras.some((c) => c.width !== size || c.height !== size)) throw new DaemonError('refused', `the simulated cameras are square and equal-sized; bundle cameras are ${JSON.stringify(io.cameras)}`);
       const cameras = io.cameras.map((c) => c.name);
+      const variation = parseVariation(this.params.sim.variation);
       this.sim = this.clockKind === 'lockstep'
-        ? await SimRobot.create({ imageSize: size, cameras, physicsDt: this.periodS })
-        : await SimWorkerRobot.start({ imageSize: size, cameras, physicsDt: this.params.sim.physics_dt, cameraHz: this.params.sim.camera_hz });
+        ? await SimRobot.create({ imageSize: size, cameras, physicsDt: this.periodS, variation })
+        : await SimWorkerRobot.start({ imageSize: size, cameras, physicsDt: this.params.sim.physics_dt, cameraHz: this.params.sim.camera_hz, variation });
       this.driver = this.sim;
       // A scene from the start, so the arm exists before the first episode names one.
       const info = await this.sim.resetScene({ task: 'pick', seed: this.params.seed });
@@ -589,7 +590,8 @@ export class Daemon {
     const sim = this.sim;
     if (!sim || !this.teleop) throw new DaemonError('refused', 'the scripted operator needs the simulated robot');
     this.device = await ScriptedOperatorDevice.connect(sim, this.teleop.receiver.endpoint, this.clock, this.log.child({ part: 'operator' }));
-    await sim.setOperator(true);
+    // intervention: a person supervising the policy, taking over when it goes wrong (HG-DAgger)
+    await sim.setOperator(true, this.mode === 'intervention' ? 'supervise' : 'drive');
     if (this.mode === 'teleop') this.episodes?.markOperatorRan();
     if (this.clockKind === 'realtime') this.device.start(2 * this.rateHz);
     this.log.info({ mode: this.mode }, 'scripted operator started');
@@ -600,6 +602,9 @@ export class Daemon {
     this.device?.stop();
     // Let go explicitly (intervention hands back at once, not after the silence timeout).
     await this.device?.release().catch(() => undefined);
+    // Lockstep takes teleop frames only as it steps: take the release now, or an operator that was
+    // in command when its episode ended would still command the next episode's first ticks.
+    if (this.clockKind === 'lockstep' && this.device && this.teleop) await this.teleop.next(this.device.device, this.device.lastSeq).catch(() => undefined);
     this.device?.close();
     this.device = undefined;
   }

@@ -139,7 +139,9 @@ export class EpisodeManager {
       }
       const outcome: EpisodeOutcome = { id: e.id, instruction: e.instruction, ...result, steps: e.steps, sources: e.sources, ...(recorded ? { recorded } : {}), ...(scene ? { scene } : {}) };
       this.last = outcome;
-      this.o.log.info({ episode: e.id, success: outcome.success, truncated: outcome.truncated, reason: outcome.reason, steps: outcome.steps, sources: outcome.sources }, 'episode ended');
+      // the supervising operator's takeovers and the world's variation (sim): why the operator stepped in, and where
+      const sim = scene ? { ...(scene.takeovers.length ? { takeovers: scene.takeovers } : {}), ...(scene.variation ? { variation: scene.variation } : {}) } : {};
+      this.o.log.info({ episode: e.id, success: outcome.success, truncated: outcome.truncated, reason: outcome.reason, steps: outcome.steps, sources: outcome.sources, ...sim }, 'episode ended');
       for (const l of this.listeners) l(outcome);
       for (const w of this.waiters.splice(0)) w(outcome);
       return outcome;

@@ -139,7 +139,8 @@ export interface NodeParams {
   teleop: { endpoint: string };
   /** Prometheus /metrics on 127.0.0.1:PORT; 0: off. */
   metrics_port: number;
-  sim: { clock: 'realtime' | 'lockstep'; physics_dt: number; camera_hz: number };
+  /** variation: the simulated world's variation, `KEY=VALUE[,KEY=VALUE...]` (src/sim/variation.ts; '' = the original world). */
+  sim: { clock: 'realtime' | 'lockstep'; physics_dt: number; camera_hz: number; variation: string };
   /** The peers' policy protocols (off by default): GR00T's ZeroMQ service and openpi's WebSocket server. */
   serve: { gr00t: Gr00tServeParams; openpi: OpenpiServeParams };
   /** Over-the-air model swaps: store, trust, health window. */
@@ -212,7 +213,7 @@ export const PARAMS_SCHEMA = {
     metrics_port: { type: 'integer', minimum: 0, maximum: 65535 },
     sim: {
       type: 'object', additionalProperties: false,
-      properties: { clock: { enum: ['realtime', 'lockstep'] }, physics_dt: { type: 'number', minimum: 0.001, maximum: 0.05 }, camera_hz: { type: 'number', exclusiveMinimum: 0, maximum: 240 } },
+      properties: { clock: { enum: ['realtime', 'lockstep'] }, physics_dt: { type: 'number', minimum: 0.001, maximum: 0.05 }, camera_hz: { type: 'number', exclusiveMinimum: 0, maximum: 240 }, variation: { type: 'string' } },
     },
     serve: {
       type: 'object', additionalProperties: false,
@@ -319,7 +320,7 @@ export const DEFAULT_PARAMS: NodeParams = {
   ops: { endpoint: 'tcp://127.0.0.1:5570', telemetry_endpoint: 'tcp://127.0.0.1:5571', curve: { secret_key_file: '', public_key_file: '', allowed_clients: [] } },
   teleop: { endpoint: 'tcp://127.0.0.1:5572' },
   metrics_port: 0,
-  sim: { clock: 'realtime', physics_dt: 0.004, camera_hz: 30 },
+  sim: { clock: 'realtime', physics_dt: 0.004, camera_hz: 30, variation: '' },
   serve: {
     gr00t: { enabled: false, endpoint: 'tcp://127.0.0.1:5555', api_token_file: '', allow_kill: false, modality_config: 'n16', video: {}, state: {}, action: {}, language: 'annotation.human.task_description', image_layout: 'auto', rate: { per_s: 200, burst: 50 }, request_timeout_s: 10 },
     openpi: { enabled: false, host: '127.0.0.1', port: 8000, api_key_file: '', tls: { cert_file: '', key_file: '' }, images: {}, state: [], prompt: 'prompt', image_layout: 'auto', rate: { per_s: 200, burst: 50 }, request_timeout_s: 10 },

@@ -11,6 +11,8 @@ import { padOffset, sampleTask, swapTargetColour, MAX_STEPS, type TaskInstance, 
 import { JtcSampler, type TrajectoryBuffer } from './jtc.js';
 import { PAD_COLORS, PAD_HALF, STATE_NAMES } from './scene.js';
 import { deriveSeed } from './rng.js';
+import { Supervisor, type Takeover } from './supervisor.js';
+import { NO_VARIATION, formatVariation, type Variation } from './variation.js';
 
 export const DIM = STATE_NAMES.length;
 
@@ -59,14 +61,27 @@ export interface SceneReport {
   /** The scripted operator's repeated attempts, and whether its script has ended. */
   operatorRetries: number;
   operatorDone: boolean;
+  /** Supervising (intervention): every takeover this episode, with its reason. */
+  takeovers: Takeover[];
+  /** The world variation ('' = the original world). */
+  variation: string;
 }
+
+/** How the scripted operator runs: it drives the whole episode (teleop), or supervises the policy and takes over when needed (intervention). */
+export type OperatorRole = 'drive' | 'supervise';
 
 /** One operator command: absolute joint targets, and whether it is a deliberate error. */
 export interface OperatorCommand { positions: Float64Array; perturbation: boolean }
 
 const PAD_BODIES = Object.keys(PAD_COLORS).map((c) => `pad_${c}`);
 
-export interface SimArmOptions { physicsDt: number; imageSize: number; cameras: readonly string[] }
+export interface SimArmOptions {
+  physicsDt: number;
+  imageSize: number;
+  cameras: readonly string[];
+  /** The world's variation (default: the original world). */
+  variation?: Variation;
+}
 
 export class SimArm {
   readonly jtc: JtcSampler;
@@ -81,6 +96,9 @@ export class SimArm {
   private heldLift = 0;
   private startZ = 0;
   private operatorScript: ScriptedExpert | undefined;
+  private supervisor: Supervisor | undefined;
+  /** This episode's takeovers (kept when the supervisor is switched off before the episode ends). */
+  private takeovers: Takeover[] = [];
   private operatorSeed = 0;
   private operatorOptions: ExpertOptions = {};
   /** The privileged planner's per-tick commands (it reads ahead of the physics). */
@@ -92,14 +110,14 @@ export class SimArm {
   private readonly dtNs: number;
 
   private constructor(readonly world: SimWorld, readonly opts: SimArmOptions, trajectoryPoints: number) {
-    this.renderer = new Renderer(world.mj, world.model, { width: opts.imageSize, height: opts.imageSize });
+    this.renderer = this.newRenderer(opts.imageSize);
     this.cameraIds = opts.cameras.map((n) => this.renderer.cameraId(n));
     this.jtc = new JtcSampler(DIM, trajectoryPoints);
     this.dtNs = Math.round(world.controlDt * 1e9);
   }
 
   static async create(opts: SimArmOptions, trajectoryPoints = 1024): Promise<SimArm> {
-    return new SimArm(await SimWorld.create(opts.physicsDt), opts, trajectoryPoints);
+    return new SimArm(await SimWorld.create(opts.physicsDt, opts.variation ?? NO_VARIATION), opts, trajectoryPoints);
   }
 
   get physicsDt(): number { return this.world.controlDt; }
@@ -113,7 +131,7 @@ export class SimArm {
 
   /** Lays out the task's seeded scene, the arm at home; commands and trajectories from before are void. */
   reset(o: SceneOptions): SceneInfo {
-    const sampled = sampleTask(o.task, o.seed);
+    const sampled = sampleTask(o.task, o.seed, this.world.variation);
     const inst = o.swapInstruction ? swapTargetColour(sampled) : sampled;
     this.world.reset(inst);
     this.instance = inst;
@@ -127,6 +145,8 @@ export class SimArm {
     this.operatorSeed = o.operatorSeed ?? deriveSeed(o.seed, 1);
     this.operatorOptions = o.operator ?? {};
     this.operatorScript = undefined;
+    this.supervisor = undefined;
+    this.takeovers = [];
     this.planner = new ScriptedExpert(this.world, inst, this.operatorSeed);
     this.planned = new Map();
     this.plannedNext = 0;
@@ -174,7 +194,7 @@ export class SimArm {
   /** One camera at another size (videos). */
   renderView(name: string, renderer: Renderer): CameraImage { return renderer.render(this.world.data, renderer.cameraId(name)); }
 
-  newRenderer(size: number): Renderer { return new Renderer(this.world.mj, this.world.model, { width: size, height: size }); }
+  newRenderer(size: number): Renderer { return new Renderer(this.world.mj, this.world.model, { width: size, height: size, lightGain: this.world.variation['light.gain'] }); }
 
   // --- the scripted operator, a teleop device with privileged sight ---
 
@@ -182,21 +202,49 @@ export class SimArm {
    * Starts the scripted operator from where the arm's target is now (at an episode's start for
    * collection, or mid-episode when it takes over from the policy).
    */
-  startOperator(): void {
+  startOperator(role: OperatorRole = 'drive'): void {
+    const inst = this.scene();
+    if (role === 'supervise') {
+      // it watches from here on; its script starts only when it takes over
+      this.operatorScript = undefined;
+      this.supervisor = new Supervisor(this.world, inst, this.world.controlDt, MAX_STEPS[inst.task] * TASK_DT_S);
+      return;
+    }
+    this.supervisor = undefined;
+    this.takeOver();
+  }
+
+  /** The script from where the arm is (at an episode's start for collection, or mid-episode). */
+  private takeOver(): void {
     const fromStart = this.world.stepCount === 0;
     this.operatorScript = new ScriptedExpert(this.world, this.scene(), fromStart ? this.operatorSeed : deriveSeed(this.operatorSeed, this.world.stepCount), fromStart ? this.operatorOptions : {});
   }
 
-  stopOperator(): void { this.operatorScript = undefined; }
+  stopOperator(): void { this.operatorScript = undefined; this.supervisor = undefined; }
 
+  /** The operator commands now (driving, or supervising and taken over). */
   get operatorActive(): boolean { return this.operatorScript !== undefined && !this.operatorScript.done; }
 
-  /** The operator's command for this physics tick (undefined when it is off or done). */
+  /** The operator's command for this physics tick (undefined when it is off, done, or only watching). */
   operatorAct(): OperatorCommand | undefined {
+    if (this.supervisor) this.supervise(this.supervisor);
     const s = this.operatorScript;
     if (!s || s.done) return undefined;
     const positions = s.act();
     return { positions, perturbation: s.perturbing };
+  }
+
+  /** Supervising: a finished takeover hands back; otherwise watch, and take over when the supervisor says so. */
+  private supervise(sup: Supervisor): void {
+    if (this.operatorScript) {
+      if (!this.operatorScript.done) return;
+      this.operatorScript = undefined;
+      sup.released();
+    }
+    const takeover = sup.watch(this.succeeded);
+    if (!takeover) return;
+    this.takeovers.push(takeover);
+    this.takeOver();
   }
 
   /** The privileged planner: `horizon` commands `stride` physics ticks apart from the lockstep time `stampNs` on. */
@@ -216,6 +264,7 @@ export class SimArm {
     const r: SceneReport = {
       task: inst.task, seed: inst.seed, instruction: inst.instruction, success: this.succeeded, closestApproachM: this.closest,
       operatorRetries: this.operatorScript?.retries ?? 0, operatorDone: this.operatorScript?.done ?? false,
+      takeovers: [...this.takeovers], variation: formatVariation(this.world.variation),
     };
     if (grasps) r.heldLiftM = this.heldLift;
     if (inst.goal) {

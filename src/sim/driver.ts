@@ -4,7 +4,7 @@
 // SimWorkerRobot (its own thread, lockstep or realtime) implement it.
 import type { ActionChunk, CameraImage, Observation, RobotDriver } from '../core/index.js';
 import { DIM } from './arm.js';
-import type { SceneInfo, SceneOptions, SceneReport } from './arm.js';
+import type { OperatorRole, SceneInfo, SceneOptions, SceneReport } from './arm.js';
 
 /** The operator's newest command: `seq` increases with every command. */
 export interface OperatorSample { seq: number; positions: Float64Array; perturbation: boolean }
@@ -16,7 +16,7 @@ export interface SimDriver extends RobotDriver {
   readonly succeeded: boolean;
   /** Physics ticks since the last reset. */
   readonly steps: number;
-  /** The scripted operator is running (started and its script not ended). */
+  /** The scripted operator commands (driving and its script not ended, or supervising and taken over). */
   readonly operatorActive: boolean;
   /** Lays out a seeded task scene with the arm at home; state, frames and commands from before are void. */
   resetScene(scene: SceneOptions): Promise<SceneInfo>;
@@ -27,8 +27,12 @@ export interface SimDriver extends RobotDriver {
   stopRealtime(): Promise<void>;
   readonly realtime: boolean;
   report(): Promise<SceneReport>;
-  /** Starts (from where the arm is) or stops the scripted operator. */
-  setOperator(on: boolean): Promise<void>;
+  /**
+   * Starts (from where the arm is) or stops the scripted operator: driving the episode from now
+   * on (teleop), or supervising the policy and taking over when it stalls, closes the gripper on
+   * nothing, drifts off or runs out of time (intervention; report().takeovers says why).
+   */
+  setOperator(on: boolean, role?: OperatorRole): Promise<void>;
   /** The scripted operator's newest command (undefined before its first). */
   readOperator(): OperatorSample | undefined;
   /** One camera rendered at another size (videos). */

@@ -12,7 +12,7 @@
 // (Offsets across the pads do not need teaching: the closing fingers centre the cube.)
 import { Rng } from './rng.js';
 import { solveTopDownIk, forwardGraspPoint } from './kinematics.js';
-import { CUBE_HALF, GRIPPER_LIMITS, JOINT_LIMITS } from './scene.js';
+import { GRIPPER_LIMITS, JOINT_LIMITS } from './scene.js';
 import type { SimWorld } from './world.js';
 import type { TaskInstance } from './tasks.js';
 
@@ -158,7 +158,7 @@ export class ScriptedExpert {
     const attempt = (miss: Miss, lift: Step, held: () => boolean): Step[] =>
       [...graspAndLift(miss, lift), () => this.retryUnless(held, () => attempt('none', lift, held), openAndRise)];
     const firstMiss: Miss = this.error === 'short-release' ? 'none' : this.error;
-    const cubeHeld = (): boolean => this.world.bodyPos(target)[2] > CUBE_HALF + 0.04 && this.world.gripperTouches(target);
+    const cubeHeld = (): boolean => this.world.bodyPos(target)[2] > this.inst.sizes.cubeHalf + 0.04 && this.world.gripperTouches(target);
     switch (task) {
       case 'pick': {
         const lift: Step = () => ({ to: { ...this.current, x: this.current.x + jitter(0.02), y: this.current.y + jitter(0.02), z: this.rng.uniform(0.14, 0.2) }, seconds: this.seconds(0.9) });

@@ -118,6 +118,8 @@ function finishMesh(geomId: number, b: MeshBuilder, rgb: [number, number, number
 export interface RenderOptions {
   width: number;
   height: number;
+  /** Brightness of the light and the room behind the scene (light.gain; default 1). */
+  lightGain?: number;
 }
 
 // Light from above and slightly in front of the robot, plus ambient.
@@ -132,10 +134,16 @@ export class Renderer {
   private readonly camVerts: Float32Array;
   readonly width: number;
   readonly height: number;
+  private readonly ambient: number;
+  private readonly diffuse: number;
 
   constructor(private readonly mj: MainModule, private readonly model: MjModel, opts: RenderOptions) {
     this.width = opts.width;
     this.height = opts.height;
+    const gain = opts.lightGain ?? 1;
+    if (!(gain > 0 && Number.isFinite(gain))) throw new RangeError(`Renderer: lightGain ${gain} is not a positive number`);
+    this.ambient = AMBIENT * gain;
+    this.diffuse = DIFFUSE * gain;
     const types = model.geom_type as Int32Array;
     const sizes = model.geom_size as Float64Array;
     const rgba = model.geom_rgba as Float32Array;
@@ -156,7 +164,7 @@ export class Renderer {
       const f = y / Math.max(1, this.height - 1);
       for (let x = 0; x < this.width; x++) {
         const o = 3 * (y * this.width + x);
-        for (let c = 0; c < 3; c++) this.background[o + c] = Math.round(SKY_TOP[c]! * (1 - f) + SKY_BOTTOM[c]! * f);
+        for (let c = 0; c < 3; c++) this.background[o + c] = Math.min(255, Math.round((SKY_TOP[c]! * (1 - f) + SKY_BOTTOM[c]! * f) * gain));
       }
     }
   }
@@ -220,7 +228,7 @@ export class Renderer {
           if (ncx * cv[ia]! + ncy * cv[ia + 1]! + ncz * cv[ia + 2]! >= 0) continue;
         }
         const lambert = Math.max(0, wnx * LIGHT[0] + wny * LIGHT[1] + wnz * LIGHT[2]);
-        const shade = AMBIENT + DIFFUSE * lambert;
+        const shade = this.ambient + this.diffuse * lambert;
         const cr = Math.min(255, r * shade * 255), cg = Math.min(255, gr * shade * 255), cb = Math.min(255, b * shade * 255);
         this.clipAndFill(cv, ia, ib, ic, focal, img, cr, cg, cb);
       }

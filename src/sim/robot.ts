@@ -2,7 +2,8 @@
 // behind the same driver interface, with no thread hop. Reproducible and identical to the worker
 // in lockstep (test/sim/worker-robot.test.ts); realtime needs the worker.
 import type { ActionChunk, CameraFrame, CameraImage, CameraSpec, JointCommand, JointState, JointTrajectory, Observation } from '../core/index.js';
-import { DIM, SimArm, type SceneInfo, type SceneOptions, type SceneReport } from './arm.js';
+import { DIM, SimArm, type OperatorRole, type SceneInfo, type SceneOptions, type SceneReport } from './arm.js';
+import type { Variation } from './variation.js';
 import { CONTROL_DT } from './world.js';
 import { STATE_NAMES } from './scene.js';
 import { expertChunk, expertStride, type ExpertPlanner, OperatorSample, SimDriver } from './driver.js';
@@ -12,6 +13,8 @@ export interface SimRobotOptions {
   imageSize?: number;
   physicsDt?: number;
   cameras?: readonly string[];
+  /** The world's variation (default: the original world). */
+  variation?: Variation;
 }
 
 export class SimRobot implements SimDriver {
@@ -31,7 +34,7 @@ export class SimRobot implements SimDriver {
 
   static async create(opts: SimRobotOptions = {}): Promise<SimRobot> {
     const size = opts.imageSize ?? 96;
-    return new SimRobot(await SimArm.create({ physicsDt: opts.physicsDt ?? CONTROL_DT, imageSize: size, cameras: opts.cameras ?? ['scene', 'wrist'] }), size);
+    return new SimRobot(await SimArm.create({ physicsDt: opts.physicsDt ?? CONTROL_DT, imageSize: size, cameras: opts.cameras ?? ['scene', 'wrist'], ...(opts.variation ? { variation: opts.variation } : {}) }), size);
   }
 
   get physicsDt(): number { return this.arm.physicsDt; }
@@ -82,8 +85,8 @@ export class SimRobot implements SimDriver {
   async stopRealtime(): Promise<void> {}
   async report(): Promise<SceneReport> { return this.arm.report(); }
 
-  async setOperator(on: boolean): Promise<void> {
-    if (on) { this.arm.startOperator(); this.takeOperator(); } else this.arm.stopOperator();
+  async setOperator(on: boolean, role: OperatorRole = 'drive'): Promise<void> {
+    if (on) { this.arm.startOperator(role); this.takeOperator(); } else this.arm.stopOperator();
   }
 
   readOperator(): OperatorSample | undefined { return this.op; }

@@ -5,7 +5,8 @@
 // frames the writer fills in turn, and the scripted operator's newest command (a teleop device's
 // output). Nothing crosses by message per tick, so neither side allocates.
 import type { TrajectoryPoint } from '../core/index.js';
-import { DIM, type SceneInfo, type SceneOptions, type SceneReport } from './arm.js';
+import { DIM, type OperatorRole, type SceneInfo, type SceneOptions, type SceneReport } from './arm.js';
+import type { Variation } from './variation.js';
 import type { CameraImage } from '../core/index.js';
 
 export { DIM };
@@ -32,7 +33,7 @@ export const H = {
   TRAJ_APPLIED: 9,
   /** Seqlock of the operator block (sim thread writes; 0 = no command since the operator started). */
   OP_SEQ: 10,
-  /** 1 while the scripted operator runs (its script not ended). */
+  /** 1 while the scripted operator commands (its script running: driving, or supervising and taken over). */
   OP_ACTIVE: 11,
   COUNT: 16,
 } as const;
@@ -221,7 +222,7 @@ export type ToSim =
   | { id: number; op: 'advance'; ticks: number; render: boolean }
   | { id: number; op: 'start'; epochNs: number }
   | { id: number; op: 'stop' }
-  | { id: number; op: 'operator'; on: boolean }
+  | { id: number; op: 'operator'; on: boolean; role: OperatorRole }
   | { id: number; op: 'report' }
   | { id: number; op: 'view'; camera: string; size: number }
   | { id: number; op: 'expertPlan'; stampNs: number; horizon: number; stride: number }
@@ -251,4 +252,5 @@ export interface SimWorkerInit {
   cameraHz: number;
   frameSlots: number;
   trajectoryPoints: number;
+  variation: Variation;
 }

@@ -14,7 +14,7 @@ import { H, SharedViews, sharedLayout, type SimWorkerInit, type ToSim } from './
 const init = workerData as SimWorkerInit;
 const port = parentPort!;
 const views = new SharedViews(init.sab, sharedLayout(init.cameras.length, init.imageSize, init.frameSlots, init.trajectoryPoints));
-const arm = await SimArm.create({ physicsDt: init.physicsDt, imageSize: init.imageSize, cameras: init.cameras }, init.trajectoryPoints);
+const arm = await SimArm.create({ physicsDt: init.physicsDt, imageSize: init.imageSize, cameras: init.cameras, variation: init.variation }, init.trajectoryPoints);
 const dtNs = Math.round(arm.physicsDt * 1e9);
 const q = new Float32Array(DIM);
 const cmd = new Float64Array(DIM);
@@ -122,7 +122,7 @@ function handle(m: ToSim): { result: unknown; transfer?: ArrayBuffer[] } {
       return { result: arm.steps };
     case 'operator':
       if (m.on) {
-        arm.startOperator();
+        arm.startOperator(m.role);
         const op = arm.operatorAct(); // its command for the next tick, as after every tick
         if (op) views.writeOperator(op.positions, op.perturbation);
       } else arm.stopOperator();

@@ -2,9 +2,10 @@
 // instruction naming the target, and a success test computed from the physics state.
 import { Rng } from './rng.js';
 import {
-  BALL_COLORS, BALL_RADIUS, CUBE_COLORS, CUBE_HALF, PAD_COLORS, PAD_HALF, WORKSPACE,
-  type BallColor, type CubeColor, type PadColor,
+  BALL_COLORS, CUBE_COLORS, PAD_COLORS, PAD_HALF, WORKSPACE, objectSizes,
+  type BallColor, type CubeColor, type PadColor, type ObjectSizes,
 } from './scene.js';
+import { NO_VARIATION, formatVariation, type Variation } from './variation.js';
 
 export const TASK_NAMES = ['pick', 'place', 'touch'] as const;
 export type TaskName = (typeof TASK_NAMES)[number];
@@ -27,6 +28,10 @@ export interface TaskInstance {
   goal?: string;
   layout: ObjectPlacement[];
   maxSteps: number;
+  /** The objects' sizes in the world the layout was sampled for (object.scale). */
+  sizes: ObjectSizes;
+  /** The world variation it was sampled for ('' = the original world). */
+  variation: string;
 }
 
 const CUBES = Object.keys(CUBE_COLORS) as CubeColor[];
@@ -39,23 +44,31 @@ export function isTaskName(name: string): name is TaskName {
   return (TASK_NAMES as readonly string[]).includes(name);
 }
 
+/** The area objects and pads are sampled in: the workspace, moved by workspace.dx / dy. */
+export function workspaceOf(v: Variation = NO_VARIATION): { xMin: number; xMax: number; yMin: number; yMax: number } {
+  const dx = v['workspace.dx'], dy = v['workspace.dy'];
+  return { xMin: WORKSPACE.xMin + dx, xMax: WORKSPACE.xMax + dx, yMin: WORKSPACE.yMin + dy, yMax: WORKSPACE.yMax + dy };
+}
+
 /** Rejection-sample a layout with clearances so nothing starts on a pad or touching. */
-function sampleLayout(rng: Rng): ObjectPlacement[] {
+function sampleLayout(rng: Rng, v: Variation): ObjectPlacement[] {
+  const area = workspaceOf(v);
+  const { cubeHalf, ballRadius } = objectSizes(v);
   const margin = 0.01;
   for (let attempt = 0; attempt < 1000; attempt++) {
     const placed: (ObjectPlacement & { radius: number; pad: boolean })[] = [];
     const items: { body: string; radius: number; pad: boolean }[] = [
       ...PADS.map((c) => ({ body: `pad_${c}`, radius: PAD_HALF * Math.SQRT2, pad: true })),
-      ...CUBES.map((c) => ({ body: `cube_${c}`, radius: CUBE_HALF * Math.SQRT2, pad: false })),
-      ...BALLS.map((c) => ({ body: `ball_${c}`, radius: BALL_RADIUS, pad: false })),
+      ...CUBES.map((c) => ({ body: `cube_${c}`, radius: cubeHalf * Math.SQRT2, pad: false })),
+      ...BALLS.map((c) => ({ body: `ball_${c}`, radius: ballRadius, pad: false })),
     ];
     let ok = true;
     for (const item of items) {
       let found = false;
       for (let tries = 0; tries < 200 && !found; tries++) {
         const inset = item.pad ? PAD_HALF : 0.02;
-        const x = rng.uniform(WORKSPACE.xMin + inset, WORKSPACE.xMax - inset);
-        const y = rng.uniform(WORKSPACE.yMin + inset, WORKSPACE.yMax - inset);
+        const x = rng.uniform(area.xMin + inset, area.xMax - inset);
+        const y = rng.uniform(area.yMin + inset, area.yMax - inset);
         const clear = placed.every((p) => {
           const need = p.pad && item.pad ? p.radius + item.radius + 0.02
             : p.pad || item.pad ? p.radius + item.radius + margin
@@ -74,10 +87,11 @@ function sampleLayout(rng: Rng): ObjectPlacement[] {
   throw new Error('sampleLayout: no valid layout found');
 }
 
-export function sampleTask(task: TaskName, seed: number): TaskInstance {
+/** The seed's task in a world (default the original one); a moved workspace moves the same layout. */
+export function sampleTask(task: TaskName, seed: number, variation: Variation = NO_VARIATION): TaskInstance {
   const rng = new Rng(seed);
-  const layout = sampleLayout(rng);
-  const base = { task, seed, layout, maxSteps: MAX_STEPS[task] };
+  const layout = sampleLayout(rng, variation);
+  const base = { task, seed, layout, maxSteps: MAX_STEPS[task], sizes: objectSizes(variation), variation: formatVariation(variation) };
   switch (task) {
     case 'pick': {
       const c = rng.pick(CUBES);
@@ -129,9 +143,9 @@ export function isSuccess(inst: TaskInstance, probe: SuccessProbe): boolean {
   switch (inst.task) {
     case 'pick':
       // Lifted *and* held: a cube knocked into the air by a flailing arm is not a pick.
-      return probe.bodyPos(inst.target)[2] > CUBE_HALF + 0.05 && probe.gripperTouches(inst.target);
+      return probe.bodyPos(inst.target)[2] > inst.sizes.cubeHalf + 0.05 && probe.gripperTouches(inst.target);
     case 'place':
-      return padOffset(probe, inst.target, inst.goal!) < PAD_HALF && probe.bodyPos(inst.target)[2] < CUBE_HALF + 0.008
+      return padOffset(probe, inst.target, inst.goal!) < PAD_HALF && probe.bodyPos(inst.target)[2] < inst.sizes.cubeHalf + 0.008
         && probe.gripperOpening() > 0.05;
     case 'touch':
       return probe.gripperTouches(inst.target);

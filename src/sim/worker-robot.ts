@@ -7,7 +7,8 @@ import { WorkerRpc } from '../core/index.js';
 import { DIM, SharedViews, sharedLayout, H, STATE_WORDS, type SimResults, type SimWorkerInit, type ToSim } from './shared-io.js';
 import { CONTROL_DT } from './world.js';
 import { STATE_NAMES } from './scene.js';
-import type { SceneInfo, SceneOptions, SceneReport } from './arm.js';
+import type { OperatorRole, SceneInfo, SceneOptions, SceneReport } from './arm.js';
+import { checkVariation, NO_VARIATION, type Variation } from './variation.js';
 import { expertChunk, expertStride, type ExpertPlanner, type OperatorSample, type SimDriver } from './driver.js';
 
 export interface SimWorkerOptions {
@@ -21,6 +22,8 @@ export interface SimWorkerOptions {
   frameSlots?: number;
   /** Points a trajectory may have (sendTrajectory cuts longer ones, and counts them). Default 1024. */
   trajectoryPoints?: number;
+  /** The world's variation (default: the original world). */
+  variation?: Variation;
 }
 
 export class SimWorkerRobot implements SimDriver {
@@ -56,11 +59,11 @@ export class SimWorkerRobot implements SimDriver {
     const opts: Required<SimWorkerOptions> = {
       imageSize: options.imageSize ?? 96, cameras: options.cameras ?? ['scene', 'wrist'],
       physicsDt: options.physicsDt ?? CONTROL_DT, cameraHz: options.cameraHz ?? 30, frameSlots: options.frameSlots ?? 8,
-      trajectoryPoints: options.trajectoryPoints ?? 1024,
+      trajectoryPoints: options.trajectoryPoints ?? 1024, variation: checkVariation(options.variation ?? NO_VARIATION),
     };
     const layout = sharedLayout(opts.cameras.length, opts.imageSize, opts.frameSlots, opts.trajectoryPoints);
     const sab = new SharedArrayBuffer(layout.bytes);
-    const init: SimWorkerInit = { sab, imageSize: opts.imageSize, cameras: [...opts.cameras], physicsDt: opts.physicsDt, cameraHz: opts.cameraHz, frameSlots: opts.frameSlots, trajectoryPoints: opts.trajectoryPoints };
+    const init: SimWorkerInit = { sab, imageSize: opts.imageSize, cameras: [...opts.cameras], physicsDt: opts.physicsDt, cameraHz: opts.cameraHz, frameSlots: opts.frameSlots, trajectoryPoints: opts.trajectoryPoints, variation: opts.variation };
     const rpc = new WorkerRpc<ToSim, SimResults>(new URL('./sim-worker.js', import.meta.url), { name: 'sim worker', workerOptions: { workerData: init } });
     try {
       await rpc.ready();
@@ -98,8 +101,8 @@ export class SimWorkerRobot implements SimDriver {
 
   report(): Promise<SceneReport> { return this.rpc.call<'report'>({ op: 'report' }); }
 
-  async setOperator(on: boolean): Promise<void> {
-    await this.rpc.call<'operator'>({ op: 'operator', on });
+  async setOperator(on: boolean, role: OperatorRole = 'drive'): Promise<void> {
+    await this.rpc.call<'operator'>({ op: 'operator', on, role });
   }
 
   view(camera: string, size: number): Promise<CameraImage> { return this.rpc.call<'view'>({ op: 'view', camera, size }); }

@@ -2,8 +2,9 @@
 // the physics queries the success tests and the expert need.
 import type { MainModule, MjData, MjModel } from 'mujoco-js';
 import { compileModel } from './mujoco.js';
-import { buildSceneXml, ARM, GRIPPER_LIMITS, HOME_QPOS, JOINT_LIMITS, CUBE_HALF, BALL_RADIUS } from './scene.js';
+import { buildSceneXml, objectSizes, ARM, GRIPPER_LIMITS, HOME_QPOS, JOINT_LIMITS, type ObjectSizes } from './scene.js';
 import { isSuccess, type SuccessProbe, type TaskInstance } from './tasks.js';
+import { NO_VARIATION, formatVariation, type Variation } from './variation.js';
 
 const OBJ_BODY = 1;
 const OBJ_JOINT = 3;
@@ -24,7 +25,10 @@ export class SimWorld implements SuccessProbe {
   instance: TaskInstance | undefined;
   stepCount = 0;
 
-  private constructor(readonly mj: MainModule, readonly model: MjModel, readonly data: MjData, readonly controlDt: number) {
+  readonly sizes: ObjectSizes;
+
+  private constructor(readonly mj: MainModule, readonly model: MjModel, readonly data: MjData, readonly controlDt: number, readonly variation: Variation) {
+    this.sizes = objectSizes(variation);
     this.substeps = Math.round(controlDt / model.opt.timestep);
     const jointAdr = (name: string): number => {
       const id = mj.mj_name2id(model, OBJ_JOINT, name);
@@ -36,10 +40,10 @@ export class SimWorld implements SuccessProbe {
     this.gripperGeoms = new Set(['finger_l', 'finger_r', 'palm'].map((g) => this.geomId(g)));
   }
 
-  static async create(controlDt = CONTROL_DT): Promise<SimWorld> {
-    const { mj, model } = await compileModel(buildSceneXml());
+  static async create(controlDt = CONTROL_DT, variation: Variation = NO_VARIATION): Promise<SimWorld> {
+    const { mj, model } = await compileModel(buildSceneXml(variation));
     const data = new mj.MjData(model);
-    return new SimWorld(mj, model, data, controlDt);
+    return new SimWorld(mj, model, data, controlDt, variation);
   }
 
   bodyId(name: string): number { return this.lookupId(this.bodyIds, OBJ_BODY, 'body', name); }
@@ -60,6 +64,9 @@ export class SimWorld implements SuccessProbe {
   /** Reset to the home pose with the instance's object layout. Deterministic. */
   reset(inst: TaskInstance, homeQpos: readonly number[] = HOME_QPOS): void {
     const { mj, model, data } = this;
+    // a layout sampled for another world would start its objects inside each other or the table
+    const here = formatVariation(this.variation);
+    if (inst.variation !== here) throw new Error(`SimWorld.reset: the task was sampled for the world '${inst.variation}', this world is '${here}' (sample it with this world's variation)`);
     mj.mj_resetData(model, data);
     const qpos = data.qpos as Float64Array;
     this.armQposAdr.forEach((adr, i) => { qpos[adr] = homeQpos[i]!; });
@@ -75,7 +82,7 @@ export class SimWorld implements SuccessProbe {
       }
       const jnt = model.body_jntadr[id] as number;
       const adr = model.jnt_qposadr[jnt] as number;
-      const z = obj.body.startsWith('ball_') ? BALL_RADIUS : CUBE_HALF;
+      const z = obj.body.startsWith('ball_') ? this.sizes.ballRadius : this.sizes.cubeHalf;
       qpos.set([obj.x, obj.y, z, Math.cos(obj.yaw / 2), 0, 0, Math.sin(obj.yaw / 2)], adr);
     }
     this.target.set([...homeQpos.slice(0, 6), GRIPPER_LIMITS[1]]);

@@ -94,6 +94,11 @@ const USAGE_ERRORS: [string[], RegExp][] = [
   [['bench', 'ops', '--request-rate', '0'], /^vlad bench ops: --request-rate: expected a number in \[0.1, 10000\], got '0'/],
   [['sim-bench', '--episodes', 'many'], /^vlad sim-bench: --episodes: expected an integer in \[1, 100000\], got 'many'/],
   [['sim', '--task', 'pick', '--episodes', '1', '--replan-every', '0'], /^vlad sim: --replan-every: expected an integer in \[1, 10000\], got '0'/],
+  [['sim', '--task', 'pick', '--episodes', '1', '--variation', 'workspace.dz=0.1'], /^vlad sim: --variation: unknown key 'workspace\.dz' \(known: workspace\.dx, /],
+  [['sim', '--task', 'pick', '--episodes', '1', '--supervise', '--policy', 'expert'], /^vlad sim: --supervise watches the bundle's policy/],
+  [['run', '--variation', 'object.scale=huge'], /^vlad run: --variation: object\.scale: 'huge' is not a number/],
+  [['collect', '--task', 'pick', '--episodes', '1', '--out', '/tmp/ok', '--variation', 'light.gain=9'], /^vlad collect: --variation: light\.gain: 9 x is out of range \[0\.2, 3\]/],
+  [['demo', '--variation', 'camera.scene.yaw'], /^vlad demo: --variation: 'camera\.scene\.yaw' is not KEY=VALUE/],
 ];
 
 for (const [args, reason] of USAGE_ERRORS) {

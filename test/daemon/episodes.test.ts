@@ -8,6 +8,7 @@ import { openDataset, validateDataset, type Tensor } from '../../src/rlds/index.
 import { collect } from '../../src/cli/collect.js';
 import type { TickRecord } from '../../src/control/index.js';
 import { steps, testDaemon } from './support.js';
+import { bundlePath } from '../support/bundles.js';
 
 type Step = { provenance: Record<string, unknown>; action: Tensor; is_terminal: boolean; reward: number };
 
@@ -101,8 +102,10 @@ test('teleop collection through the daemon: the scripted operator over ZeroMQ dr
   }
 });
 
-test('intervention through the daemon: the operator takes over mid-episode and hands back; every step\'s source is recorded; no hand-over jumps', async () => {
-  const t = await testDaemon({ mode: 'intervention', record: { dir: '', dataset: 'vlad_iv' } });
+test('intervention through the daemon: the supervising operator takes over mid-episode; every step\'s source is recorded; no hand-over jumps', async () => {
+  // The operator supervises (HG-DAgger): it takes over only a policy that goes wrong, so the
+  // policy here is the tiny bundle's random-init model (test/daemon/supervise.test.ts: why and when).
+  const t = await testDaemon({ mode: 'intervention', bundle: bundlePath('vlad-tiny-l1'), record: { dir: '', dataset: 'vlad_iv' } });
   t.daemon.opts.config.params.record.dir = t.dir;
   try {
     await t.daemon.start();

@@ -33,6 +33,8 @@ test('a bad params file is refused with the file and the field', async () => {
     ['vlad: [\n', /bad6\.yaml: \(root\): not valid YAML/],
     ['/**:\n  ros__parameters:\n    ops: { endpoint: "http://x" }\n', /bad7\.yaml: \/\*\*\.ros__parameters\.ops\.endpoint: must match pattern/],
     ['vlad:\n  ros__parameters:\n    robot: ros\n', /bad8\.yaml: robot_description: required for robot 'ros'/],
+    ['vlad:\n  ros__parameters:\n    sim: { variation: "workspace.dx=0.5" }\n', /bad9\.yaml: vlad\.ros__parameters\.sim\.variation: workspace\.dx: 0\.5 m is out of range \[-0\.08, 0\.08\] m/],
+    ['vlad:\n  ros__parameters:\n    sim: { variation: "gravity=2" }\n', /bad10\.yaml: vlad\.ros__parameters\.sim\.variation: unknown key 'gravity'/],
   ];
   try {
     for (const [i, [text, error]] of cases.entries()) {
@@ -42,6 +44,8 @@ test('a bad params file is refused with the file and the field', async () => {
     // The /** block applies to every node, the node's own block wins.
     const both = await loadDaemonConfig({ paramsFile: write('both.yaml', '/**:\n  ros__parameters:\n    join: ensemble\n    seed: 7\nvlad:\n  ros__parameters:\n    join: replace\n') });
     assert.deepEqual([both.params.join, both.params.seed], ['replace', 7]);
+    const varied = await loadDaemonConfig({ paramsFile: write('varied.yaml', 'vlad:\n  ros__parameters:\n    sim: { variation: "camera.scene.dx=0.03,light.gain=0.6" }\n') });
+    assert.equal(varied.params.sim.variation, 'camera.scene.dx=0.03,light.gain=0.6');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
