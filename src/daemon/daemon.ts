@@ -116,6 +116,7 @@ export class Daemon {
   private readonly startedMs = performance.now();
   private mode: OperatingMode;
   private operatorRequested = false;
+  private operatorRole: 'supervise' | 'drive' = 'supervise';
   private readonly running = new Set<PartName>();
   private readonly hooks: Record<PartName, { start(): Promise<void>; stop(): Promise<void> }>;
   private reconciling: Promise<void> = Promise.resolve();
@@ -591,7 +592,7 @@ export class Daemon {
     if (!sim || !this.teleop) throw new DaemonError('refused', 'the scripted operator needs the simulated robot');
     this.device = await ScriptedOperatorDevice.connect(sim, this.teleop.receiver.endpoint, this.clock, this.log.child({ part: 'operator' }));
     // intervention: a person supervising the policy, taking over when it goes wrong (HG-DAgger)
-    await sim.setOperator(true, this.mode === 'intervention' ? 'supervise' : 'drive');
+    await sim.setOperator(true, this.mode === 'intervention' && this.operatorRole === 'supervise' ? 'supervise' : 'drive');
     if (this.mode === 'teleop') this.episodes?.markOperatorRan();
     if (this.clockKind === 'realtime') this.device.start(2 * this.rateHz);
     this.log.info({ mode: this.mode }, 'scripted operator started');
@@ -645,8 +646,13 @@ export class Daemon {
   }
 
   /** Starts (or stops) the simulated arm's scripted operator as the teleop device. */
-  async setScriptedOperator(on: boolean): Promise<void> {
+  /**
+   * role (intervention mode): 'supervise' (default) watches the policy and takes over when it goes
+   * wrong; 'drive' takes over at once, as a person grabbing the leader arm.
+   */
+  async setScriptedOperator(on: boolean, role: 'supervise' | 'drive' = 'supervise'): Promise<void> {
     this.statusCache = undefined;
+    this.operatorRole = role;
     if (!this.sim) throw new DaemonError('refused', 'the scripted operator exists only with the simulated robot (--robot sim)');
     if (on && (this.mode === 'idle' || this.mode === 'autonomous')) throw new DaemonError('refused', `the operator commands only in teleop or intervention mode (mode is ${this.mode})`);
     this.requireActive('start the operator');
@@ -721,6 +727,7 @@ export class Daemon {
     this.instruction = req.instruction?.trim() || scene!.instruction;
     this.store!.setInstruction(this.instruction);
     const id = episodes.begin(this.instruction, req.autoEnd === false ? undefined : scene);
+    this.learning.noteBusy();
     if (req.operator) { this.operatorRequested = true; await this.reconcile(); }
     return { id, instruction: this.instruction, ...(scene ? { scene } : {}) };
   }

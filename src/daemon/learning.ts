@@ -162,11 +162,7 @@ export class LearningManager {
     if (!b || this.offReason) return;
     // An over-the-air swap replaced the engine: rebind (adapters carried or parked by the store).
     if (b.engine !== this.host.engine() && this.host.engine()) { this.bind(this.host.engine()!).catch((err: unknown) => this.host.log.error({ err, part: 'learning' }, 'learning: rebinding failed')); return; }
-    if (this.host.busy()) {
-      this.lastBusyMs = performance.now();
-      if (this.running && this.preemptAtMs === null) this.preemptAtMs = performance.now();
-      return;
-    }
+    if (this.host.busy()) { this.noteBusy(); return; }
     if (this.running || this.paused || this.trial || this.drained) return;
     if (performance.now() - this.lastBusyMs >= this.idleAfterS * 1000) this.startPass();
   }
@@ -190,7 +186,16 @@ export class LearningManager {
     return { started: true };
   }
 
-  private stopWanted(): boolean { return this.paused || this.host.busy() || this.bound === undefined; }
+  private stopWanted(): boolean {
+    if (this.host.busy()) this.noteBusy();
+    return this.paused || this.host.busy() || this.bound === undefined;
+  }
+
+  /** The robot has work (an episode starts, an operator commands): a running pass stands down at its next unit. */
+  noteBusy(): void {
+    this.lastBusyMs = performance.now();
+    if (this.running && this.preemptAtMs === null) this.preemptAtMs = performance.now();
+  }
 
   private async runPass(b: Bound): Promise<void> {
     b.trainer ??= await Trainer.open({
@@ -238,7 +243,6 @@ export class LearningManager {
 
   /** Gate the pass's candidate, file it with its lineage, promote it if the gate passed. */
   private async judge(b: Bound, c: CandidateAdapter): Promise<void> {
-    this.counts.passes++;
     const trainer = b.trainer!;
     const t0 = performance.now();
     const gate: GateResult = await trainer.gate(c.lora);
@@ -248,10 +252,11 @@ export class LearningManager {
       parent,
       data: { episodes: [...l.episodes.fresh, ...l.episodes.replay].map((e) => e.episodeId), mode_counts: l.sampledByMode },
       steps: l.steps,
-      metrics: { loss_first: l.loss.first, loss_last: l.loss.last, loss_min: l.loss.min, loss_mean: l.loss.mean, lr: l.lr, pass: l.pass, seed: l.seed },
+      metrics: Object.fromEntries(Object.entries({ loss_first: l.loss.first, loss_last: l.loss.last, loss_min: l.loss.min, loss_mean: l.loss.mean, lr: l.lr, pass: l.pass, seed: l.seed }).filter(([, x]) => Number.isFinite(x))),
       gate: { passed: gate.accepted, results: gateResults(gate) },
     });
     const gateMs = Math.round(performance.now() - t0);
+    this.counts.passes++;
     this.lastPass = { adapter: id, pass: l.pass, steps: l.steps, loss_first: round(l.loss.first), loss_last: round(l.loss.last), gate: gate.accepted ? 'passed' : 'refused', reasons: gate.reasons, gate_ms: gateMs };
     this.host.log.info({ part: 'learning', adapter: id, gate: gate.accepted, reasons: gate.reasons, gate_ms: gateMs }, `pass ${l.pass} -> adapter ${id}: gate ${gate.accepted ? 'passed' : 'refused'} (${gate.reasons.join('; ')})`);
     this.host.publish({ event: 'pass_done', ...this.lastPass });
@@ -442,8 +447,9 @@ function gateResults(g: GateResult): Record<string, number | string | boolean> {
   if (g.metrics) {
     for (const [set, s] of Object.entries(g.metrics)) {
       out[`${set}.windows`] = s.windows;
-      out[`${set}.parent_loss`] = s.parentLoss;
-      out[`${set}.candidate_loss`] = s.candidateLoss;
+      // A set without windows has no loss: said in words, as JSON has no NaN.
+      out[`${set}.parent_loss`] = Number.isFinite(s.parentLoss) ? s.parentLoss : 'none';
+      out[`${set}.candidate_loss`] = Number.isFinite(s.candidateLoss) ? s.candidateLoss : 'none';
     }
   }
   return out;

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { readManifest } from '../../src/bundle/index.js';
 import { OpsClient } from '../../src/io/zmq/index.js';
 import { AdapterStore } from '../../src/train/index.js';
-import type { Daemon } from '../../src/daemon/index.js';
+import { gaussianNoise } from '../../src/policy/index.js';
+import { attachServing, type Daemon } from '../../src/daemon/index.js';
+import { silentLogger } from '../../src/core/index.js';
 import { recordTrainingData, DATASET } from '../train/support.js';
 import { testDaemon, steps, type TestDaemon } from './support.js';
 import { shippedBundlePath } from '../../src/core/index.js';
@@ -20,12 +22,10 @@ let root: string;
 let drifted: string;
 let t: TestDaemon | undefined;
 
-/** A LoRA vector that moves the chunk: the trainer's "drifted" stand-in, seeded. */
+/** A LoRA vector that moves the chunk: the trainer's tests' "drifted" stand-in (seeded Gaussian, 0.1). */
 function driftedVector(size: number): Float32Array {
-  const v = new Float32Array(size);
-  let s = 12345;
-  for (let i = 0; i < size; i++) { s = (s * 1103515245 + 12345) >>> 0; v[i] = ((s / 2 ** 32) - 0.5) * 0.08; }
-  return v;
+  const g = gaussianNoise(1234, size);
+  return Float32Array.from(g, (x) => 0.1 * x);
 }
 
 const status = (d: Daemon) => d.learning.status() as { state: string; counts: { passes: number; preempted: number; promoted: number; committed: number; rolled_back: number }; trial: { adapter: string } | null; adapter: { active: string; last_good: string }; last_pass: Record<string, unknown> | null; pass: { step: number } | null; preempt_ms: { n: number } | null };
@@ -57,9 +57,10 @@ after(async () => {
 test('idle -> pass (stands down for an episode, resumes) -> gate -> promoted -> health window verdict; ops report it', async () => {
   t = await testDaemon({
     mode: 'autonomous', record: { dir: join(root, 'data'), dataset: DATASET },
-    training: { dir: join(root, 'learn'), idle_after_s: 0.2, max_steps_per_pass: 40, holdout_every: 3, window_stride: 2, pre_takeover_s: 0.49, health: { episodes: 2, max_success_drop: 1, max_intervention_rise: 1, max_clamp_rise: 1, max_non_finite: 0 } },
+    training: { dir: join(root, 'learn'), lr: 1e-3, idle_after_s: 0.2, max_steps_per_pass: 40, holdout_every: 3, window_stride: 2, pre_takeover_s: 0.49, health: { episodes: 2, max_success_drop: 1, max_intervention_rise: 1, max_clamp_rise: 1, max_non_finite: 0 } },
   }, { learn: true, serve: true });
   const d = t.daemon;
+  attachServing(d, d.opts.config.params, silentLogger, () => undefined);
   await d.serveOnly();
   await d.start();
   // The last known good adapter serves from configure on.
@@ -97,7 +98,8 @@ test('idle -> pass (stands down for an episode, resumes) -> gate -> promoted -> 
     await steps(d, 40);
     await d.stopEpisode(false, true);
   }
-  await until(d, 'a verdict', () => status(d).trial === null);
+  await until(d, 'a verdict', () => status(d).counts.committed + status(d).counts.rolled_back === 1);
+  assert.equal(status(d).trial, null);
   const c = status(d).counts;
   assert.equal(c.committed + c.rolled_back, 1);
   assert.equal(status(d).adapter.active, c.committed ? promoted : drifted);

@@ -49,7 +49,7 @@ export async function recordTrainingData(root = mkdtempSync(join(tmpdir(), 'vlad
   for (let i = 0; i < 3; i++) {
     await d.startEpisode({ task: 'pick', seed: 400 + i, operatorSeed: 500 + i });
     for (let k = 0; k < 40; k++) await d.stepLockstep();
-    await d.setScriptedOperator(true);
+    await d.setScriptedOperator(true, 'drive');
     await untilEnded(d, 2000);
     await d.setScriptedOperator(false);
     // Between episodes (not recorded): the operator's release and the hand-back to the policy.
