@@ -20,6 +20,6 @@ export type { WarmUpOptions, WarmUpResult } from './warmup.js';
 export { loadRobotDescription, parseRobotDescription, RobotDescriptionError } from './limits.js';
 export type { RobotDescription, JointLimits } from './limits.js';
 export { BoundaryMeter } from './boundary-meter.js';
-export { plannerFromEngine, timedPlanner, DelayedPlanner } from './planner.js';
+export { plannerFromEngine, timedPlanner, gatedPlanner, DelayedPlanner } from './planner.js';
 export type { InferenceEngine } from './planner.js';
 export type { ChunkPlanner, PlanRequest, PlanOutcome, RtcPrefix, LoopRobot, LoopInputs } from './types.js';

@@ -44,6 +44,15 @@ export function timedPlanner(inner: ChunkPlanner): ChunkPlanner {
  * time + `delayS` (at least the next control step). Compute time is not counted: the injected
  * delay is the whole delay, so runs are reproducible on any machine.
  */
+/**
+ * Computes each plan through the compute gate. A lockstep run gates the computation only, not the
+ * virtual wait for its delivery (DelayedPlanner), so an answer held for the next virtual tick never
+ * keeps the machine from other work (a training step) while nobody steps.
+ */
+export function gatedPlanner(inner: ChunkPlanner, gate: { control<T>(work: () => Promise<T>): Promise<T> }): ChunkPlanner {
+  return { plan: (...args) => gate.control(() => inner.plan(...args)) };
+}
+
 export class DelayedPlanner implements ChunkPlanner {
   private readonly held: { dueNs: bigint; result: Promise<ActionChunk | PlanOutcome>; release: (r: Promise<ActionChunk | PlanOutcome>) => void }[] = [];
   constructor(private readonly inner: ChunkPlanner, private readonly delayNs: bigint) {}

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ActionChunk, Logger, OperatingMode, RobotDriver } from '../core/index.js';
 import { CpuWake, raiseThreadPriority, rootLogger, secondsToNs, systemClock, VirtualClock, type Clock, type Observation, type PriorityResult } from '../core/index.js';
-import { ControlLoop, DelayedPlanner, ObservationStore, timedPlanner, type ChunkPlanner, type ControlLoopStats, type RatekeeperOptions, type StreamStatus, type TickAccountant } from '../control/index.js';
+import { ControlLoop, DelayedPlanner, ObservationStore, gatedPlanner, timedPlanner, type ChunkPlanner, type ControlLoopStats, type RatekeeperOptions, type StreamStatus, type TickAccountant } from '../control/index.js';
 import { PolicyEngine } from '../policy/index.js';
 import { openRecorder, recorderSpecFromBundleIO, type Recorder } from '../rlds/index.js';
 import { TeleopReceiver } from '../io/zmq/index.js';
@@ -473,7 +473,8 @@ export class Daemon {
     const base: ChunkPlanner = timedPlanner(this.opts.planner === 'expert'
       ? (() => { if (!sim) throw new DaemonError('refused', 'the expert planner needs the simulated robot'); return sim.expertPlanner(engine.manifest.io.chunk_length, engine.manifest.io.control_dt); })()
       : this.slot!);
-    this.delayed = lockstep ? new DelayedPlanner(base, secondsToNs(this.opts.lockstepDelayS ?? 0)) : undefined;
+    // Lockstep: the gate covers the computation, not the wait for its virtual delivery (see gatedPlanner).
+    this.delayed = lockstep ? new DelayedPlanner(gatedPlanner(base, this.sched), secondsToNs(this.opts.lockstepDelayS ?? 0)) : undefined;
     const planner = this.delayed ?? base;
     const p = this.params;
     const controlLog = this.log.child({ part: 'control' });
@@ -482,7 +483,7 @@ export class Daemon {
       mode: this.mode, join: { method: p.join }, replanThreshold: p.replan_threshold, output: p.output_mode,
       handover: { blendS: p.handover.blend_s, releaseAfterS: p.handover.release_after_s, operatorTimeoutS: p.handover.operator_timeout_s },
       // Lockstep answers wait for virtual time, not the wall: never time out a request there.
-      maxPlanWaitS: lockstep ? 1e6 : 1, clock: this.clock, telemetry: this.stats, compute: this.sched,
+      maxPlanWaitS: lockstep ? 1e6 : 1, clock: this.clock, telemetry: this.stats, ...(lockstep ? {} : { compute: this.sched }),
       ...(this.opts.ratekeeper ? { ratekeeper: this.opts.ratekeeper } : {}),
       ...(this.opts.warmUpTicks !== undefined ? { warmUpTicks: this.opts.warmUpTicks } : {}),
       log: (line) => controlLog.info(line),

@@ -1,0 +1,237 @@
+// `vlad learn demo`: shows that the robot gets better by itself, through the daemon's own code path.
+//   1. before: the shipped model's success on the varied world and on the original one (vlad sim's
+//      evaluation: a daemon per world, lockstep, nothing recorded, no adapter);
+//   2. learning: one daemon on the varied world in intervention mode, recording, learning
+//      (training.* params): supervised episodes (the scripted operator watches and takes over when
+//      the policy goes wrong, HG-DAgger), with idle gaps in which the daemon's trainer runs passes,
+//      gates, promotes and judges its adapters, until N interventions have happened;
+//   3. after: the same evaluation episodes (same seeds) with the adapter the store serves (its last
+//      known good), on both worlds. Evaluation episodes are never training data.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import process from 'node:process';
+import { commandLogger } from '../core/index.js';
+import { Daemon, loadDaemonConfig, type EpisodeOutcome, type ParamOverrides } from '../daemon/index.js';
+import { deriveSeed, TASK_NAMES, type TaskName } from '../sim/index.js';
+import { command, flag, UsageError } from './args.js';
+import { parseTasks, simulate } from './sim.js';
+
+const USAGE = 'vlad learn demo --variation KEY=VALUE[,...] [--interventions N] [--train-minutes M] [--eval-episodes E] [--task T|all] [--batch K] [--steps-per-pass S] [--seed S] [--out DIR] [--bundle DIR] [--json]';
+const DATASET = 'vlad_learn';
+
+interface LearnDemoOptions {
+  variation: string;
+  interventions: number;
+  trainMinutes: number;
+  evalEpisodes: number;
+  tasks: TaskName[];
+  batch: number;
+  stepsPerPass: number;
+  seed: number;
+  out: string;
+  bundle: string | undefined;
+  json: boolean;
+}
+
+type WorldName = 'varied' | 'original';
+type Table = Record<WorldName, Record<string, number>>;
+
+export async function run(args: string[]): Promise<number> {
+  return command({
+    name: 'learn', usage: USAGE, positionals: { min: 1, max: 1 },
+    options: {
+      variation: { type: 'string' }, interventions: { type: 'string' }, 'train-minutes': { type: 'string' }, 'eval-episodes': { type: 'string' },
+      task: { type: 'string' }, batch: { type: 'string' }, 'steps-per-pass': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
+      bundle: { type: 'string' }, json: { type: 'boolean', default: false },
+    },
+  }, args, async (v, pos) => {
+    if (pos[0] !== 'demo') throw new UsageError(`learn ${pos[0]}: the subcommand is demo`);
+    const variation = flag.variation('variation', flag.required('variation', v.variation));
+    if (variation === '') throw new UsageError('--variation: give a world that differs from the original (e.g. workspace.dx=0.06)');
+    const o: LearnDemoOptions = {
+      variation,
+      interventions: flag.int('interventions', v.interventions, { min: 1, max: 100_000, default: 30 }),
+      trainMinutes: flag.num('train-minutes', v['train-minutes'] ?? '10', { min: 0, max: 10_000, exclusiveMin: true }),
+      evalEpisodes: flag.int('eval-episodes', v['eval-episodes'], { min: 1, max: 10_000, default: 10 }),
+      tasks: v.task ? parseTasks(v.task) : [...TASK_NAMES],
+      batch: flag.int('batch', v.batch, { min: 1, max: 1000, default: 6 }),
+      stepsPerPass: flag.int('steps-per-pass', v['steps-per-pass'], { min: 1, max: 1_000_000, default: 200 }),
+      seed: flag.int('seed', v.seed, { min: 0, max: 2 ** 31 - 1, default: 0 }),
+      out: resolve(v.out ?? await mkdtemp(join(tmpdir(), 'vlad-learn-demo-'))),
+      bundle: v.bundle,
+      json: v.json ?? false,
+    };
+    const report = await learnDemo(o);
+    if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+    else process.stdout.write(`${table(report.before, report.after, o.tasks)}\n${summaryLine(report)}\n`);
+    return 0;
+  });
+}
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+const pct = (x: number | undefined) => (x === undefined ? '-' : `${Math.round(x * 100)}%`);
+
+/** Success per task on one world, with whatever adapter the store serves (none without a store). */
+async function evaluate(o: LearnDemoOptions, world: WorldName, learnDir: string | undefined): Promise<Record<string, number>> {
+  const overrides: ParamOverrides = {
+    robot: 'sim', mode: 'autonomous', seed: o.seed, sim: { clock: 'lockstep', variation: world === 'varied' ? o.variation : '' },
+    ...(o.bundle ? { bundle: o.bundle } : {}),
+    ...(learnDir ? { training: { dir: learnDir } } : {}),
+  };
+  // Evaluation seeds: the same before and after (paired), never those the learning episodes use.
+  const r = await simulate({ overrides, tasks: o.tasks, episodes: o.evalEpisodes, seed: o.seed, mode: 'lockstep', json: true });
+  return Object.fromEntries(Object.entries(r.tasks).map(([task, t]) => [task, t.success_rate]));
+}
+
+async function learnDemo(o: LearnDemoOptions): Promise<{ before: Table; after: Table; learning: LearningReport } & Record<string, unknown>> {
+  const t0 = performance.now();
+  const learnDir = join(o.out, 'learning');
+  say(`learn demo: world '${o.variation}', tasks ${o.tasks.join(',')}; ${o.evalEpisodes} evaluation episodes per task and world; learning until ${o.interventions} interventions (at most ${o.trainMinutes} min of idle training); work in ${o.out}`);
+  const before: Table = { varied: {}, original: {} };
+  for (const world of ['varied', 'original'] as const) {
+    say(`learn demo: evaluating the shipped model on the ${world} world...`);
+    before[world] = await evaluate(o, world, undefined);
+    say(`learn demo: before, ${world}: ${o.tasks.map((t) => `${t} ${pct(before[world][t])}`).join(', ')}`);
+  }
+  const learning = await supervisedLearning(o, learnDir);
+  const after: Table = { varied: {}, original: {} };
+  for (const world of ['varied', 'original'] as const) {
+    say(`learn demo: evaluating the learnt adapter (${learning.served}) on the ${world} world...`);
+    after[world] = await evaluate(o, world, learnDir);
+    say(`learn demo: after, ${world}: ${o.tasks.map((t) => `${t} ${pct(after[world][t])}`).join(', ')}`);
+  }
+  return {
+    variation: o.variation, tasks: o.tasks, eval_episodes: o.evalEpisodes, before, after, learning,
+    out: o.out, wall_s: Math.round((performance.now() - t0) / 100) / 10,
+  };
+}
+
+interface LearningReport {
+  episodes: number;
+  interventions: number;
+  interventions_by_reason: Record<string, number>;
+  /** Supervised episodes whose task succeeded (the operator finishes what it takes over). */
+  episode_success_rate: number;
+  /** Per batch: the share of policy-or-operator steps the operator took. */
+  intervention_rate_by_batch: number[];
+  passes: number;
+  gate_refused: number;
+  promoted: number;
+  committed: number;
+  rolled_back: number;
+  training_s: number;
+  served: string;
+  adapters: Record<string, unknown>[];
+}
+
+/** The learning phase: supervised episodes in batches, the daemon's trainer running in the gaps. */
+async function supervisedLearning(o: LearnDemoOptions, learnDir: string): Promise<LearningReport> {
+  const overrides: ParamOverrides = {
+    robot: 'sim', mode: 'intervention', seed: o.seed, sim: { clock: 'lockstep', variation: o.variation },
+    record: { dir: join(o.out, 'data'), dataset: DATASET },
+    training: { dir: learnDir, idle_after_s: 1, max_steps_per_pass: o.stepsPerPass },
+    ...(o.bundle ? { bundle: o.bundle } : {}),
+  };
+  const config = await loadDaemonConfig({ overrides });
+  const daemon = new Daemon({ config, log: commandLogger(), clock: 'lockstep', learn: true });
+  const counts = () => daemon.learning.status() as { state: string; reason: string | null; counts: Record<string, number>; adapter: { active: string } | null; trial: unknown; pass: { step: number; steps: number; loss: number | null } | null };
+  const byReason: Record<string, number> = {};
+  const rates: number[] = [];
+  let episodes = 0, interventions = 0, successes = 0, trainingMs = 0;
+  const budgetMs = o.trainMinutes * 60_000;
+  try {
+    await daemon.start();
+    say(`learn demo: learning on ${daemon.policy!.modelVersion}, world '${o.variation}', supervised (intervention mode); data in ${daemon.datasetDir}`);
+    let batch = 0;
+    // Learn until enough interventions; then let a health window still open reach its verdict.
+    while ((interventions < o.interventions || counts().trial) && trainingMs < budgetMs && batch < 1000) {
+      let acted = 0, taken = 0;
+      for (let k = 0; k < o.batch; k++) {
+        const task = o.tasks[(batch * o.batch + k) % o.tasks.length]!;
+        // Learning seeds come from their own stream (index 1000+): evaluation layouts are never trained on.
+        const outcome = await superviseEpisode(daemon, task, deriveSeed(o.seed, 1000 + batch, k));
+        episodes++;
+        if (outcome.success) successes++;
+        const takeovers = outcome.scene?.takeovers ?? [];
+        interventions += takeovers.length;
+        for (const t of takeovers) byReason[t.reason] = (byReason[t.reason] ?? 0) + 1;
+        acted += (outcome.sources.policy ?? 0) + (outcome.sources.intervention ?? 0);
+        taken += outcome.sources.intervention ?? 0;
+        say(`  episode ${episodes} ${task}: ${outcome.success ? 'success' : 'failure'}, ${takeovers.length ? `taken over (${takeovers.map((t) => t.reason).join(', ')})` : 'no takeover'}; interventions ${interventions}/${o.interventions}; adapter ${counts().adapter?.active ?? 'base'}`);
+      }
+      rates.push(acted ? Math.round((taken / acted) * 1000) / 1000 : 0);
+      batch++;
+      // The idle gap: the daemon sees no episode and no operator, and its trainer runs a pass.
+      const gap = performance.now();
+      await idleGap(daemon, counts, Math.max(0, budgetMs - trainingMs));
+      trainingMs += performance.now() - gap;
+    }
+    const c = counts().counts;
+    const list = daemon.learning.list();
+    return {
+      episodes, interventions, interventions_by_reason: byReason, episode_success_rate: episodes ? successes / episodes : 0, intervention_rate_by_batch: rates,
+      passes: c.passes ?? 0, gate_refused: c.gate_refused ?? 0, promoted: c.promoted ?? 0, committed: c.committed ?? 0, rolled_back: c.rolled_back ?? 0,
+      training_s: Math.round(trainingMs / 100) / 10, served: counts().adapter?.active ?? 'base',
+      adapters: list.adapters.map((a) => ({ id: a.id, parent: a.parent, steps: a.steps, gate: a.gate, status: a.status, last_good: a.last_good })),
+    };
+  } finally {
+    await daemon.shutdown();
+  }
+}
+
+/** One supervised episode in lockstep: the policy acts, the scripted operator watches from the first tick. */
+async function superviseEpisode(daemon: Daemon, task: TaskName, seed: number): Promise<EpisodeOutcome> {
+  await daemon.startEpisode({ task, seed });
+  const ended = daemon.episodes!.whenEnded();
+  await daemon.setScriptedOperator(true);
+  while (daemon.episodes!.isOpen) await daemon.stepLockstep();
+  const outcome = await ended;
+  await daemon.episodes!.pendingEnd;
+  await daemon.setScriptedOperator(false);
+  // Lockstep time moves only when stepped: tick (unrecorded, between episodes) until the loop has
+  // handed back from the operator, as it would on its own in realtime.
+  for (let i = 0; i < 500 && daemon.controlLoop?.operatorEngaged; i++) await daemon.stepLockstep();
+  return outcome;
+}
+
+/**
+ * Waits while the daemon is idle until its learning has done what it can with the data so far: a
+ * pass judged (and maybe promoted), nothing new to learn from, or an adapter on trial (which needs
+ * episodes, not waiting). Progress lines as the pass runs.
+ */
+async function idleGap(daemon: Daemon, status: () => { state: string; reason: string | null; counts: Record<string, number>; trial: unknown; pass: { step: number; steps: number; loss: number | null } | null }, budgetMs: number): Promise<void> {
+  if (status().trial) return;
+  const start = status().counts;
+  const judged = () => (status().counts.passes ?? 0) > (start.passes ?? 0);
+  const until = performance.now() + budgetMs;
+  let lastLine = 0;
+  for (;;) {
+    const s = status();
+    if (judged() && s.state !== 'training' && s.state !== 'gating') return;
+    if (s.state === 'waiting' && s.reason) return; // nothing new to learn from
+    if (s.state === 'off') throw new Error(`learning is off: ${s.reason}`);
+    if (performance.now() > until) { daemon.learning.pause(); await waitStoodDown(status); daemon.learning.resume(); return; }
+    if (s.pass && performance.now() - lastLine > 5000) {
+      lastLine = performance.now();
+      say(`  training: ${s.state} step ${s.pass.step}/${s.pass.steps}${s.pass.loss !== null ? `, loss ${s.pass.loss.toFixed(4)}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function waitStoodDown(status: () => { state: string }): Promise<void> {
+  while (status().state === 'training' || status().state === 'gating') await new Promise((r) => setTimeout(r, 100));
+}
+
+function table(before: Table, after: Table, tasks: readonly string[]): string {
+  const rows = [['task', 'world', 'before', 'after']];
+  for (const world of ['varied', 'original'] as const) for (const t of tasks) rows.push([t, world, pct(before[world][t]), pct(after[world][t])]);
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ')).join('\n');
+}
+
+function summaryLine(r: Record<string, unknown>): string {
+  const l = r.learning as LearningReport;
+  return `learning: ${l.episodes} supervised episodes, ${l.interventions} interventions (${Object.entries(l.interventions_by_reason).map(([k, n]) => `${k} ${n}`).join(', ')}), operator share by batch ${l.intervention_rate_by_batch.map(pct).join(' ')}; ${l.passes} passes (${l.gate_refused} refused by the gate), ${l.promoted} promoted, ${l.committed} kept, ${l.rolled_back} rolled back; ${l.training_s} s of idle training; serving ${l.served}. Work in ${r.out as string}`;
+}
