@@ -135,7 +135,7 @@ async function supervisedLearning(o: LearnDemoOptions, learnDir: string): Promis
   };
   const config = await loadDaemonConfig({ overrides });
   const daemon = new Daemon({ config, log: commandLogger(), clock: 'lockstep', learn: true });
-  const counts = () => daemon.learning.status() as { state: string; reason: string | null; counts: Record<string, number>; adapter: { active: string } | null; trial: unknown; pass: { step: number; steps: number; loss: number | null } | null };
+  const counts = () => daemon.learning.status() as { state: string; reason: string | null; counts: Record<string, number>; adapter: { active: string } | null; trial: unknown; pass: { stage: string; step: number; steps: number; loss: number | null } | null };
   const byReason: Record<string, number> = {};
   const rates: number[] = [];
   let episodes = 0, interventions = 0, successes = 0, trainingMs = 0;
@@ -144,8 +144,10 @@ async function supervisedLearning(o: LearnDemoOptions, learnDir: string): Promis
     await daemon.start();
     say(`learn demo: learning on ${daemon.policy!.modelVersion}, world '${o.variation}', supervised (intervention mode); data in ${daemon.datasetDir}`);
     let batch = 0;
-    // Learn until enough interventions; then let a health window still open reach its verdict.
-    while ((interventions < o.interventions || counts().trial) && trainingMs < budgetMs && batch < 1000) {
+    let lastPassDone = false;
+    // Learn until N interventions; one last idle gap learns from the last batch; then no new passes,
+    // only episodes until the health window still open (if any) reaches its verdict.
+    while (trainingMs < budgetMs && batch < 1000) {
       let acted = 0, taken = 0;
       for (let k = 0; k < o.batch; k++) {
         const task = o.tasks[(batch * o.batch + k) % o.tasks.length]!;
@@ -162,10 +164,16 @@ async function supervisedLearning(o: LearnDemoOptions, learnDir: string): Promis
       }
       rates.push(acted ? Math.round((taken / acted) * 1000) / 1000 : 0);
       batch++;
+      if (lastPassDone) { if (!counts().trial) break; continue; }
       // The idle gap: the daemon sees no episode and no operator, and its trainer runs a pass.
       const gap = performance.now();
       await idleGap(daemon, counts, Math.max(0, budgetMs - trainingMs));
       trainingMs += performance.now() - gap;
+      if (interventions >= o.interventions) {
+        lastPassDone = true;
+        daemon.learning.pause();
+        if (!counts().trial) break;
+      }
     }
     const c = counts().counts;
     const list = daemon.learning.list();
@@ -200,21 +208,21 @@ async function superviseEpisode(daemon: Daemon, task: TaskName, seed: number): P
  * pass judged (and maybe promoted), nothing new to learn from, or an adapter on trial (which needs
  * episodes, not waiting). Progress lines as the pass runs.
  */
-async function idleGap(daemon: Daemon, status: () => { state: string; reason: string | null; counts: Record<string, number>; trial: unknown; pass: { step: number; steps: number; loss: number | null } | null }, budgetMs: number): Promise<void> {
+async function idleGap(daemon: Daemon, status: () => { state: string; reason: string | null; counts: Record<string, number>; trial: unknown; pass: { stage: string; step: number; steps: number; loss: number | null } | null }, budgetMs: number): Promise<void> {
   if (status().trial) return;
-  const start = status().counts;
-  const judged = () => (status().counts.passes ?? 0) > (start.passes ?? 0);
+  const passesBefore = status().counts.passes ?? 0;
+  const judged = () => (status().counts.passes ?? 0) > passesBefore;
   const until = performance.now() + budgetMs;
   let lastLine = 0;
   for (;;) {
     const s = status();
-    if (judged() && s.state !== 'training' && s.state !== 'gating') return;
+    if ((judged() && s.state !== 'training' && s.state !== 'gating') || s.trial) return;
     if (s.state === 'waiting' && s.reason) return; // nothing new to learn from
     if (s.state === 'off') throw new Error(`learning is off: ${s.reason}`);
     if (performance.now() > until) { daemon.learning.pause(); await waitStoodDown(status); daemon.learning.resume(); return; }
-    if (s.pass && performance.now() - lastLine > 5000) {
+    if (performance.now() - lastLine > 5000) {
       lastLine = performance.now();
-      say(`  training: ${s.state} step ${s.pass.step}/${s.pass.steps}${s.pass.loss !== null ? `, loss ${s.pass.loss.toFixed(4)}` : ''}`);
+      say(`  training: ${s.state}${s.pass ? ` (${s.pass.stage} ${s.pass.step}/${s.pass.steps}${s.pass.loss !== null && s.pass.stage === 'train' ? `, loss ${s.pass.loss.toFixed(4)}` : ''})` : ''}${s.reason ? `: ${s.reason}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
