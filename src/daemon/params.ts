@@ -2,6 +2,7 @@
 // `launch/vlad.params.yaml`), the same one the ROS node declares its parameters from. Every field
 // has a type, a range and a default here, in one place (ros2_control's generate_parameter_library).
 import { compileSchema } from '../core/index.js';
+import { TRAINING_CONFIG_SCHEMA, type TrainingConfig } from '../train/index.js';
 
 export const ROBOT_KINDS = ['sim', 'ros'] as const;
 export type RobotKind = (typeof ROBOT_KINDS)[number];
@@ -75,31 +76,19 @@ export interface OtaParams {
   health: OtaHealthParams;
 }
 
-export interface TrainingParams {
+/**
+ * Idle-time learning: the trainer's own settings (src/train/config.ts documents each) where 0 for
+ * idle_after_s, step_budget_ms and max_steps_per_pass means the hw-profile's, plus what only the
+ * daemon decides: whether, where, and the promoted adapter's online window.
+ */
+export type TrainingParams = Omit<TrainingConfig, 'checkpoint_every' | 'cache_segment_steps' | 'threads'> & {
   /** Learn a LoRA adapter on the robot while it is idle (needs record.dir and a bundle with train_step/loss graphs). */
   enabled: boolean;
   /** Trainer state and (without ota.dir) the adapters; "": <ota.dir or record.dir>/learning. */
   dir: string;
-  /** No episode and no operator for this long before a pass runs, s (0: the hw-profile's). */
-  idle_after_s: number;
-  /** What one unit of training work may take, ms (0: the hw-profile's). */
-  step_budget_ms: number;
-  /** Train steps per pass (0: the hw-profile's). */
-  max_steps_per_pass: number;
-  lr: number;
-  warmup_steps: number;
-  seed: number;
-  /** Sampling weight of a window by who commanded its first step (src/train/config.ts). */
-  weights: { intervention: number; teleop: number; policy: number };
-  /** Policy steps this long before an operator's takeover are not imitated, s. */
-  pre_takeover_s: number;
-  replay_fraction: number;
-  window_stride: number;
-  holdout_every: number;
-  gate: { max_windows: number; min_improvement: number; max_regression: number };
   /** The promoted adapter's online window: episodes with the policy acting, and what rolls it back. */
   health: { episodes: number; max_success_drop: number; max_intervention_rise: number; max_clamp_rise: number; max_non_finite: number };
-}
+};
 
 export interface NodeParams {
   /** sim: the embedded MuJoCo arm; ros: the ROS 2 driver (rclnodejs, ROS sourced). */
@@ -266,14 +255,10 @@ export const PARAMS_SCHEMA = {
     training: {
       type: 'object', additionalProperties: false,
       properties: {
+        ...(({ checkpoint_every: _c, cache_segment_steps: _s, threads: _t, ...shared }) => shared)(TRAINING_CONFIG_SCHEMA.properties),
+        // 0: the hw-profile's training section.
+        step_budget_ms: { type: 'number', minimum: 0, maximum: 60000 }, max_steps_per_pass: { type: 'integer', minimum: 0, maximum: 1e7 },
         enabled: { type: 'boolean' }, dir: str,
-        idle_after_s: { type: 'number', minimum: 0, maximum: 86400 }, step_budget_ms: { type: 'number', minimum: 0, maximum: 60000 },
-        max_steps_per_pass: { type: 'integer', minimum: 0, maximum: 1e7 },
-        lr: { type: 'number', exclusiveMinimum: 0, maximum: 1 }, warmup_steps: { type: 'integer', minimum: 0 }, seed: { type: 'integer', minimum: 0, maximum: 2147483647 },
-        weights: { type: 'object', additionalProperties: false, properties: { intervention: { type: 'number', minimum: 0 }, teleop: { type: 'number', minimum: 0 }, policy: { type: 'number', minimum: 0 } } },
-        pre_takeover_s: { type: 'number', minimum: 0, maximum: 60 }, replay_fraction: { type: 'number', minimum: 0, maximum: 1 },
-        window_stride: { type: 'integer', minimum: 1, maximum: 1000 }, holdout_every: { type: 'integer', minimum: 0, maximum: 1000 },
-        gate: { type: 'object', additionalProperties: false, properties: { max_windows: { type: 'integer', minimum: 8 }, min_improvement: { type: 'number', minimum: 0, maximum: 1 }, max_regression: { type: 'number', minimum: 0 } } },
         health: {
           type: 'object', additionalProperties: false,
           properties: {

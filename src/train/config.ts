@@ -64,7 +64,8 @@ export const DEFAULT_TRAINING_CONFIG: TrainingConfig = {
 
 const num = (min: number, extra: Record<string, unknown> = {}) => ({ type: 'number', minimum: min, ...extra });
 const int = (min: number) => ({ type: 'integer', minimum: min });
-const SCHEMA = {
+/** The JSON schema of a TrainingConfig (the daemon's params file reuses its properties). */
+export const TRAINING_CONFIG_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {
@@ -76,7 +77,7 @@ const SCHEMA = {
     gate: { type: 'object', additionalProperties: false, properties: { max_windows: int(8), min_improvement: num(0, { maximum: 1 }), max_regression: num(0) } },
   },
 };
-const validate = compileSchema(SCHEMA);
+const validate = compileSchema(TRAINING_CONFIG_SCHEMA);
 
 export type TrainingConfigInput = Partial<Omit<TrainingConfig, 'weights' | 'gate'>> & { weights?: Partial<TrainingConfig['weights']>; gate?: Partial<TrainingConfig['gate']> };
 

@@ -4,7 +4,7 @@
 // lineage; the promoted adapter's online window.
 export { Trainer } from './trainer.js';
 export type { StepResult, TrainerParams, TrainerStatus } from './runner.js';
-export { DEFAULT_TRAINING_CONFIG, trainingConfig } from './config.js';
+export { DEFAULT_TRAINING_CONFIG, TRAINING_CONFIG_SCHEMA, trainingConfig } from './config.js';
 export type { TrainingConfig, TrainingConfigInput } from './config.js';
 export { windowWeights, targetEnd, targetChunk, takeovers, countByMode } from './windows.js';
 export type { StepLabels } from './windows.js';
