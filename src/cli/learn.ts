@@ -17,7 +17,7 @@ import { deriveSeed, TASK_NAMES, type TaskName } from '../sim/index.js';
 import { command, flag, UsageError } from './args.js';
 import { parseTasks, simulate } from './sim.js';
 
-const USAGE = 'vlad learn demo --variation KEY=VALUE[,...] [--interventions N] [--train-minutes M] [--eval-episodes E] [--task T|all] [--batch K] [--steps-per-pass S] [--seed S] [--out DIR] [--bundle DIR] [--json]';
+const USAGE = 'vlad learn demo --variation KEY=VALUE[,...] [--interventions N] [--train-minutes M] [--eval-episodes E] [--task T|all] [--batch K] [--steps-per-pass S] [--replay-fraction F] [--seed S] [--out DIR] [--bundle DIR] [--json]';
 const DATASET = 'vlad_learn';
 
 interface LearnDemoOptions {
@@ -28,6 +28,7 @@ interface LearnDemoOptions {
   tasks: TaskName[];
   batch: number;
   stepsPerPass: number;
+  replayFraction: number;
   seed: number;
   out: string;
   bundle: string | undefined;
@@ -42,7 +43,7 @@ export async function run(args: string[]): Promise<number> {
     name: 'learn', usage: USAGE, positionals: { min: 1, max: 1 },
     options: {
       variation: { type: 'string' }, interventions: { type: 'string' }, 'train-minutes': { type: 'string' }, 'eval-episodes': { type: 'string' },
-      task: { type: 'string' }, batch: { type: 'string' }, 'steps-per-pass': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
+      task: { type: 'string' }, batch: { type: 'string' }, 'steps-per-pass': { type: 'string' }, 'replay-fraction': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
       bundle: { type: 'string' }, json: { type: 'boolean', default: false },
     },
   }, args, async (v, pos) => {
@@ -57,6 +58,7 @@ export async function run(args: string[]): Promise<number> {
       tasks: v.task ? parseTasks(v.task) : [...TASK_NAMES],
       batch: flag.int('batch', v.batch, { min: 1, max: 1000, default: 6 }),
       stepsPerPass: flag.int('steps-per-pass', v['steps-per-pass'], { min: 1, max: 1_000_000, default: 200 }),
+      replayFraction: flag.num('replay-fraction', v['replay-fraction'] ?? '0.3', { min: 0, max: 1 }),
       seed: flag.int('seed', v.seed, { min: 0, max: 2 ** 31 - 1, default: 0 }),
       out: resolve(v.out ?? await mkdtemp(join(tmpdir(), 'vlad-learn-demo-'))),
       bundle: v.bundle,
@@ -122,6 +124,7 @@ interface LearningReport {
   rolled_back: number;
   training_s: number;
   served: string;
+  replay_fraction: number;
   adapters: Record<string, unknown>[];
 }
 
@@ -130,7 +133,7 @@ async function supervisedLearning(o: LearnDemoOptions, learnDir: string): Promis
   const overrides: ParamOverrides = {
     robot: 'sim', mode: 'intervention', seed: o.seed, sim: { clock: 'lockstep', variation: o.variation },
     record: { dir: join(o.out, 'data'), dataset: DATASET },
-    training: { dir: learnDir, idle_after_s: 1, max_steps_per_pass: o.stepsPerPass },
+    training: { dir: learnDir, idle_after_s: 1, max_steps_per_pass: o.stepsPerPass, replay_fraction: o.replayFraction },
     ...(o.bundle ? { bundle: o.bundle } : {}),
   };
   const config = await loadDaemonConfig({ overrides });
@@ -175,12 +178,15 @@ async function supervisedLearning(o: LearnDemoOptions, learnDir: string): Promis
         if (!counts().trial) break;
       }
     }
+    // A health window still open when the budget ran out: not proven, so not what the robot keeps.
+    if (counts().trial) { say('learn demo: the training budget ended inside a health window: rolling that adapter back'); await daemon.learning.rollback(); }
     const c = counts().counts;
     const list = daemon.learning.list();
     return {
       episodes, interventions, interventions_by_reason: byReason, episode_success_rate: episodes ? successes / episodes : 0, intervention_rate_by_batch: rates,
       passes: c.passes ?? 0, gate_refused: c.gate_refused ?? 0, promoted: c.promoted ?? 0, committed: c.committed ?? 0, rolled_back: c.rolled_back ?? 0,
       training_s: Math.round(trainingMs / 100) / 10, served: counts().adapter?.active ?? 'base',
+      replay_fraction: o.replayFraction,
       adapters: list.adapters.map((a) => ({ id: a.id, parent: a.parent, steps: a.steps, gate: a.gate, status: a.status, last_good: a.last_good })),
     };
   } finally {
@@ -216,7 +222,11 @@ async function idleGap(daemon: Daemon, status: () => { state: string; reason: st
   let lastLine = 0;
   for (;;) {
     const s = status();
-    if ((judged() && s.state !== 'training' && s.state !== 'gating') || s.trial) return;
+    if ((judged() && s.state !== 'training' && s.state !== 'gating') || s.trial) {
+      const last = (daemon.learning.status() as { last_pass: { adapter?: string; steps?: number; loss_first?: number; loss_last?: number; gate?: string; reasons?: string[] } | null }).last_pass;
+      if (last?.gate) say(`  pass -> adapter ${last.adapter} (${last.steps} steps, loss ${last.loss_first} -> ${last.loss_last}): gate ${last.gate}: ${(last.reasons ?? []).join('; ')}${s.trial ? '; it serves now, on trial' : ''}`);
+      return;
+    }
     if (s.state === 'waiting' && s.reason) return; // nothing new to learn from
     if (s.state === 'off') throw new Error(`learning is off: ${s.reason}`);
     if (performance.now() > until) { daemon.learning.pause(); await waitStoodDown(status); daemon.learning.resume(); return; }

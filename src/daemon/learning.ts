@@ -67,6 +67,7 @@ export class LearningManager {
   private progress: PassProgress | null = null;
   private lastPass: Record<string, unknown> | null = null;
   private trial: Trial | undefined;
+  private settling: Promise<void> | undefined;
   private readonly history = new EpisodeHistory();
   private slotTurn = 0;
   private preemptAtMs: number | null = null;
@@ -142,6 +143,7 @@ export class LearningManager {
     if (!b) return;
     this.bound = undefined;
     await this.running;
+    await this.settling;
     this.trial = undefined;
     await b.trainer?.close();
   }
@@ -320,12 +322,15 @@ export class LearningManager {
     if (!b) return;
     const trial = this.trial;
     if (!trial) { this.history.add(facts); return; }
+    if (this.settling) return; // its verdict is being filed
     const verdict = trial.window.add(facts);
-    if (verdict) await this.settle(b, trial, verdict);
+    if (!verdict) return;
+    // The trial stays visible until the store has the verdict: nothing reads a half-settled state.
+    this.settling = this.settle(b, trial, verdict).finally(() => { this.trial = undefined; this.settling = undefined; });
+    await this.settling;
   }
 
   private async settle(b: Bound, trial: Trial, v: WindowVerdict): Promise<void> {
-    this.trial = undefined;
     const s = v.summary;
     const facts = { episodes: s.episodes, success_rate: s.successRate, intervention_rate: round(s.interventionRate), clamp_rate: round(s.clampRate), non_finite: s.nonFinite };
     if (v.outcome === 'committed') {
