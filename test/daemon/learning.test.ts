@@ -77,7 +77,7 @@ test('idle -> pass (stands down for an episode, resumes) -> gate -> promoted -> 
   await steps(d, 30);
   await d.stopEpisode(false, true);
 
-  await until(d, 'the pass to finish and be judged', () => status(d).counts.passes === 1);
+  await until(d, 'the pass to finish and be judged', () => status(d).counts.passes === 1 && !['training', 'gating'].includes(status(d).state));
   const last = status(d).last_pass!;
   assert.equal(last.gate, 'passed', JSON.stringify(last));
   assert.equal(status(d).counts.promoted, 1);
