@@ -17,7 +17,7 @@ import { deriveSeed, TASK_NAMES, type TaskName } from '../sim/index.js';
 import { command, flag, UsageError } from './args.js';
 import { parseTasks, simulate } from './sim.js';
 
-const USAGE = 'vlad learn demo --variation KEY=VALUE[,...] [--interventions N] [--train-minutes M] [--eval-episodes E] [--task T|all] [--batch K] [--steps-per-pass S] [--replay-fraction F] [--seed S] [--out DIR] [--bundle DIR] [--json]';
+const USAGE = 'vlad learn demo --variation KEY=VALUE[,...] [--interventions N] [--train-minutes M] [--eval-episodes E] [--task T|all] [--batch K] [--steps-per-pass S] [--replay-fraction F] [--params FILE] [--seed S] [--out DIR] [--bundle DIR] [--json]';
 const DATASET = 'vlad_learn';
 
 interface LearnDemoOptions {
@@ -29,6 +29,7 @@ interface LearnDemoOptions {
   batch: number;
   stepsPerPass: number;
   replayFraction: number;
+  params: string | undefined;
   seed: number;
   out: string;
   bundle: string | undefined;
@@ -43,7 +44,7 @@ export async function run(args: string[]): Promise<number> {
     name: 'learn', usage: USAGE, positionals: { min: 1, max: 1 },
     options: {
       variation: { type: 'string' }, interventions: { type: 'string' }, 'train-minutes': { type: 'string' }, 'eval-episodes': { type: 'string' },
-      task: { type: 'string' }, batch: { type: 'string' }, 'steps-per-pass': { type: 'string' }, 'replay-fraction': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
+      task: { type: 'string' }, batch: { type: 'string' }, 'steps-per-pass': { type: 'string' }, 'replay-fraction': { type: 'string' }, params: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
       bundle: { type: 'string' }, json: { type: 'boolean', default: false },
     },
   }, args, async (v, pos) => {
@@ -59,6 +60,7 @@ export async function run(args: string[]): Promise<number> {
       batch: flag.int('batch', v.batch, { min: 1, max: 1000, default: 6 }),
       stepsPerPass: flag.int('steps-per-pass', v['steps-per-pass'], { min: 1, max: 1_000_000, default: 200 }),
       replayFraction: flag.num('replay-fraction', v['replay-fraction'] ?? '0.3', { min: 0, max: 1 }),
+      params: v.params,
       seed: flag.int('seed', v.seed, { min: 0, max: 2 ** 31 - 1, default: 0 }),
       out: resolve(v.out ?? await mkdtemp(join(tmpdir(), 'vlad-learn-demo-'))),
       bundle: v.bundle,
@@ -136,7 +138,8 @@ async function supervisedLearning(o: LearnDemoOptions, learnDir: string): Promis
     training: { dir: learnDir, idle_after_s: 1, max_steps_per_pass: o.stepsPerPass, replay_fraction: o.replayFraction },
     ...(o.bundle ? { bundle: o.bundle } : {}),
   };
-  const config = await loadDaemonConfig({ overrides });
+  // A params file (its training section: weights, lr, gate, health) tunes the learning daemon as it would `vlad run`.
+  const config = await loadDaemonConfig({ overrides, ...(o.params ? { paramsFile: o.params } : {}) });
   const daemon = new Daemon({ config, log: commandLogger(), clock: 'lockstep', learn: true });
   const counts = () => daemon.learning.status() as { state: string; reason: string | null; counts: Record<string, number>; adapter: { active: string } | null; trial: unknown; pass: { stage: string; step: number; steps: number; loss: number | null } | null };
   const byReason: Record<string, number> = {};
@@ -187,6 +190,7 @@ async function supervisedLearning(o: LearnDemoOptions, learnDir: string): Promis
       passes: c.passes ?? 0, gate_refused: c.gate_refused ?? 0, promoted: c.promoted ?? 0, committed: c.committed ?? 0, rolled_back: c.rolled_back ?? 0,
       training_s: Math.round(trainingMs / 100) / 10, served: counts().adapter?.active ?? 'base',
       replay_fraction: o.replayFraction,
+      training_params: config.params.training,
       adapters: list.adapters.map((a) => ({ id: a.id, parent: a.parent, steps: a.steps, gate: a.gate, status: a.status, last_good: a.last_good })),
     };
   } finally {
