@@ -127,6 +127,7 @@ interface LearningReport {
   training_s: number;
   served: string;
   replay_fraction: number;
+  training_params: unknown;
   adapters: Record<string, unknown>[];
 }
 
