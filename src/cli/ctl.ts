@@ -38,7 +38,7 @@ function describeTraining(t: Record<string, any>): string {
   const p = t.pass;
   const lines = [
     `learning ${t.state}${t.reason ? ` (${t.reason})` : ''}; adapter ${t.adapter?.active ?? 'base'} (last good ${t.adapter?.last_good ?? 'base'})${t.trial ? `, in its health window: ${t.trial.counted}/${t.trial.episodes} episodes` : ''}`,
-    p ? `pass ${p.id}: step ${p.step}/${p.steps}, loss ${p.loss?.toFixed?.(4) ?? '-'}, ${p.steps_per_s ?? '-'} steps/s` : `no pass running; idle for ${t.idle_for_s ?? '-'} s (passes start after ${t.idle_after_s} s)`,
+    p ? `pass ${p.id}: ${p.stage === 'train' ? `train step ${p.step}/${p.steps}, loss ${p.loss?.toFixed?.(4) ?? '-'}, ${p.steps_per_s ?? '-'} steps/s` : `${p.stage} ${p.step}/${p.steps} (preparing: reading episodes, caching the frozen prefix)`}` : `no pass running; idle for ${t.idle_for_s ?? '-'} s (passes start after ${t.idle_after_s} s)`,
     `passes ${t.counts?.passes ?? 0}, gate refusals ${t.counts?.gate_refused ?? 0}, promotions ${t.counts?.promoted ?? 0}, rollbacks ${t.counts?.rolled_back ?? 0}`,
   ];
   if (t.last_pass) lines.push(`last pass: ${JSON.stringify(t.last_pass)}`);
