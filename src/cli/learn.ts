@@ -37,6 +37,8 @@ interface LearnDemoOptions {
 }
 
 type WorldName = 'varied' | 'original';
+/** The part of the daemon's `train.status` this command reads. */
+interface LearningStatus { state: string; reason: string | null; counts: Record<string, number>; adapter: { active: string } | null; trial: unknown; pass: { stage: string; step: number; steps: number; loss: number | null } | null; last_pass: { adapter?: string; steps?: number; loss_first?: number; loss_last?: number; gate?: string; reasons?: string[] } | null }
 type Table = Record<WorldName, Record<string, number>>;
 
 export async function run(args: string[]): Promise<number> {
@@ -142,7 +144,7 @@ async function supervisedLearning(o: LearnDemoOptions, learnDir: string): Promis
   // A params file (its training section: weights, lr, gate, health) tunes the learning daemon as it would `vlad run`.
   const config = await loadDaemonConfig({ overrides, ...(o.params ? { paramsFile: o.params } : {}) });
   const daemon = new Daemon({ config, log: commandLogger(), clock: 'lockstep', learn: true });
-  const counts = () => daemon.learning.status() as { state: string; reason: string | null; counts: Record<string, number>; adapter: { active: string } | null; trial: unknown; pass: { stage: string; step: number; steps: number; loss: number | null } | null };
+  const learningStatus = () => daemon.learning.status() as unknown as LearningStatus;
   const byReason: Record<string, number> = {};
   const rates: number[] = [];
   let episodes = 0, interventions = 0, successes = 0, trainingMs = 0;
@@ -167,29 +169,29 @@ async function supervisedLearning(o: LearnDemoOptions, learnDir: string): Promis
         for (const t of takeovers) byReason[t.reason] = (byReason[t.reason] ?? 0) + 1;
         acted += (outcome.sources.policy ?? 0) + (outcome.sources.intervention ?? 0);
         taken += outcome.sources.intervention ?? 0;
-        say(`  episode ${episodes} ${task}: ${outcome.success ? 'success' : 'failure'}, ${takeovers.length ? `taken over (${takeovers.map((t) => t.reason).join(', ')})` : 'no takeover'}; interventions ${interventions}/${o.interventions}; adapter ${counts().adapter?.active ?? 'base'}`);
+        say(`  episode ${episodes} ${task}: ${outcome.success ? 'success' : 'failure'}, ${takeovers.length ? `taken over (${takeovers.map((t) => t.reason).join(', ')})` : 'no takeover'}; interventions ${interventions}/${o.interventions}; adapter ${learningStatus().adapter?.active ?? 'base'}`);
       }
       rates.push(acted ? Math.round((taken / acted) * 1000) / 1000 : 0);
       batch++;
-      if (lastPassDone) { if (!counts().trial) break; continue; }
+      if (lastPassDone) { if (!learningStatus().trial) break; continue; }
       // The idle gap: the daemon sees no episode and no operator, and its trainer runs a pass.
       const gap = performance.now();
-      await idleGap(daemon, counts, Math.max(0, budgetMs - trainingMs));
+      await idleGap(daemon, learningStatus, Math.max(0, budgetMs - trainingMs));
       trainingMs += performance.now() - gap;
       if (interventions >= o.interventions) {
         lastPassDone = true;
         daemon.learning.pause();
-        if (!counts().trial) break;
+        if (!learningStatus().trial) break;
       }
     }
     // A health window still open when the budget ran out: not proven, so not what the robot keeps.
-    if (counts().trial) { say('learn demo: the training budget ended inside a health window: rolling that adapter back'); await daemon.learning.rollback(); }
-    const c = counts().counts;
+    if (learningStatus().trial) { say('learn demo: the training budget ended inside a health window: rolling that adapter back'); await daemon.learning.rollback(); }
+    const c = learningStatus().counts;
     const list = daemon.learning.list();
     return {
       episodes, interventions, interventions_by_reason: byReason, episode_success_rate: episodes ? successes / episodes : 0, intervention_rate_by_batch: rates,
       passes: c.passes ?? 0, gate_refused: c.gate_refused ?? 0, promoted: c.promoted ?? 0, committed: c.committed ?? 0, rolled_back: c.rolled_back ?? 0,
-      training_s: Math.round(trainingMs / 100) / 10, served: counts().adapter?.active ?? 'base',
+      training_s: Math.round(trainingMs / 100) / 10, served: learningStatus().adapter?.active ?? 'base',
       replay_fraction: o.replayFraction,
       training_params: config.params.training,
       adapters: list.adapters.map((a) => ({ id: a.id, parent: a.parent, steps: a.steps, gate: a.gate, status: a.status, last_good: a.last_good })),
@@ -219,7 +221,7 @@ async function superviseEpisode(daemon: Daemon, task: TaskName, seed: number): P
  * pass judged (and maybe promoted), nothing new to learn from, or an adapter on trial (which needs
  * episodes, not waiting). Progress lines as the pass runs.
  */
-async function idleGap(daemon: Daemon, status: () => { state: string; reason: string | null; counts: Record<string, number>; trial: unknown; pass: { stage: string; step: number; steps: number; loss: number | null } | null }, budgetMs: number): Promise<void> {
+async function idleGap(daemon: Daemon, status: () => LearningStatus, budgetMs: number): Promise<void> {
   if (status().trial) return;
   const passesBefore = status().counts.passes ?? 0;
   const judged = () => (status().counts.passes ?? 0) > passesBefore;
@@ -228,7 +230,7 @@ async function idleGap(daemon: Daemon, status: () => { state: string; reason: st
   for (;;) {
     const s = status();
     if ((judged() && s.state !== 'training' && s.state !== 'gating') || s.trial) {
-      const last = (daemon.learning.status() as { last_pass: { adapter?: string; steps?: number; loss_first?: number; loss_last?: number; gate?: string; reasons?: string[] } | null }).last_pass;
+      const last = s.last_pass;
       if (last?.gate) say(`  pass -> adapter ${last.adapter} (${last.steps} steps, loss ${last.loss_first} -> ${last.loss_last}): gate ${last.gate}: ${(last.reasons ?? []).join('; ')}${s.trial ? '; it serves now, on trial' : ''}`);
       return;
     }

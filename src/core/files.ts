@@ -1,7 +1,17 @@
 // Crash-safe file replacement, shared by everything that keeps state on disk (RLDS metadata, the
 // OTA store's state, signed manifests): after a power cut readers see the old file or the new one.
-import { open, rename, rm } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+
+/** The file's bytes, or undefined when it does not exist (a store's first start); other errors throw. */
+export async function readFileIfExists(file: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
 
 export async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');

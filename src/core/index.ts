@@ -11,4 +11,4 @@ export { packageRoot, packagePath, shippedBundlePath } from './paths.js';
 export { raiseThreadPriority, resetThreadPriority, threadId, idleThreadPriority, schedPolicy, SCHED_IDLE, type PriorityResult } from './priority.js';
 export { CpuWake, IDLE_POLL_MODES, isIdlePollMode, probeIdleMachine, decideIdlePoll, type IdlePollMode, type CpuWakeOptions, type CpuWakeReport, type IdleMachine } from './cpu-wake.js';
 export { LoopLagProbe } from './loop-lag.js';
-export { writeFileAtomic, fsyncDir } from './files.js';
+export { writeFileAtomic, fsyncDir, readFileIfExists } from './files.js';

@@ -30,12 +30,11 @@ import { PARTS, partsFor, type PartContext, type PartName } from './parts.js';
 import { streamTable } from './streams.js';
 import { EpisodeManager, type EpisodeOutcome } from './episodes.js';
 import { LoopStats } from './loop-stats.js';
-import { ScriptedOperatorDevice, TeleopInput } from './teleop-input.js';
+import { ScriptedOperatorDevice, TeleopInput, newestOperatorInput } from './teleop-input.js';
 import { PolicySlot } from './policy-slot.js';
 import { OtaManager } from './ota.js';
 import { LearningManager } from './learning.js';
 import { DaemonRosNode } from './ros-node.js';
-import { newestOperatorInput } from './teleop-input.js';
 
 export type ClockKind = 'realtime' | 'lockstep';
 
@@ -339,14 +338,15 @@ export class Daemon {
   private buildLearning(): LearningManager {
     const p = this.params;
     const learns = this.opts.learn ?? this.opts.serve ?? false;
+    const root = p.training.dir || join(p.ota.dir || p.record.dir || tmpdir(), 'learning');
     // In-process runs file adapters only where they were told to (training.dir, or the OTA store).
-    const root = p.training.dir || (learns ? join(p.ota.dir || p.record.dir || tmpdir(), 'learning') : '');
+    const ownStore = learns || p.training.dir !== '';
     return new LearningManager({
       log: this.log, metrics: new TrainingMetrics(this.registry), profile: this.opts.config.profile.training,
       engine: () => this.slot?.engine,
       dirs: (bundle) => {
-        const adapters = this.ota.adaptersDir(bundle) ?? (root ? join(root, 'adapters', bundle) : undefined);
-        return adapters ? { adapters, trainer: LearningManager.trainerDir(root || join(p.ota.dir, 'learning'), bundle) } : undefined;
+        const adapters = this.ota.adaptersDir(bundle) ?? (ownStore ? join(root, 'adapters', bundle) : undefined);
+        return adapters ? { adapters, trainer: LearningManager.trainerDir(root, bundle) } : undefined;
       },
       datasetDirs: () => (p.record.dir ? [join(p.record.dir, p.record.dataset)] : []),
       busy: () => this.episodes?.isOpen === true || this.episodes?.pendingEnd !== undefined || this.loop?.operatorEngaged === true,
@@ -646,17 +646,17 @@ export class Daemon {
     await this.reconcile();
   }
 
-  /** Starts (or stops) the simulated arm's scripted operator as the teleop device. */
   /**
-   * role (intervention mode): 'supervise' (default) watches the policy and takes over when it goes
+   * Starts (or stops) the simulated arm's scripted operator as the teleop device. role
+   * (intervention mode): 'supervise' (default) watches the policy and takes over when it goes
    * wrong; 'drive' takes over at once, as a person grabbing the leader arm.
    */
   async setScriptedOperator(on: boolean, role: 'supervise' | 'drive' = 'supervise'): Promise<void> {
     this.statusCache = undefined;
-    this.operatorRole = role;
     if (!this.sim) throw new DaemonError('refused', 'the scripted operator exists only with the simulated robot (--robot sim)');
     if (on && (this.mode === 'idle' || this.mode === 'autonomous')) throw new DaemonError('refused', `the operator commands only in teleop or intervention mode (mode is ${this.mode})`);
     this.requireActive('start the operator');
+    this.operatorRole = role;
     if (this.operatorRequested === on) return;
     this.operatorRequested = on;
     await this.reconcile();
@@ -812,6 +812,7 @@ export class Daemon {
     const loop = this.loop;
     const engine = this.engine;
     const s = this.stats.summary();
+    const learning = this.learning.status();
     return {
       lifecycle: this.lifecycle.state,
       transitioning: this.lifecycle.transitioning ?? null,
@@ -827,8 +828,8 @@ export class Daemon {
       episode: this.episodes?.current ?? null,
       last_episode: this.episodes?.last ? { id: this.episodes.last.id, success: this.episodes.last.success, truncated: this.episodes.last.truncated, reason: this.episodes.last.reason, steps: this.episodes.last.steps } : null,
       bundle: engine ? { name: engine.manifest.name, version: engine.manifest.version, expert: engine.manifest.expert.kind, steps: engine.steps, provider: engine.provider.name } : null,
-      adapter: engine ? ((this.learning.status().adapter as { active: string } | null)?.active ?? 'base') : null,
-      learning: this.learning.status(),
+      adapter: engine ? ((learning.adapter as { active: string } | null)?.active ?? 'base') : null,
+      learning,
       ota: this.ota.status(),
       robot: this.driver ? { name: this.driver.name, kind: this.params.robot, joints: this.driver.jointNames } : null,
       recorder: this.recorder ? { dataset: this.recorder.datasetDir, ...this.recorder.stats() } : null,

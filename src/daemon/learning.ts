@@ -42,6 +42,8 @@ export type LearningState = 'off' | 'waiting' | 'training' | 'gating' | 'trial' 
 
 interface Bound {
   bundle: string;
+  /** Where its trainer keeps state. */
+  trainerDir: string;
   engine: PolicyEngine;
   store: AdapterStore;
   trainer: Trainer | undefined;
@@ -121,7 +123,7 @@ export class LearningManager {
       await engine.loadAdapter(slot, boot.vector, boot.id);
       await engine.activateAdapter(slot);
     }
-    this.bound = { bundle, engine, store, trainer: undefined };
+    this.bound = { bundle, trainerDir: dirs.trainer, engine, store, trainer: undefined };
     this.history.clear();
     // Serving the last good adapter needs only the store; training needs all of this too.
     this.offReason = this.host.notHere ?? (!this.params.enabled ? 'training.enabled is false'
@@ -201,7 +203,7 @@ export class LearningManager {
 
   private async runPass(b: Bound): Promise<void> {
     b.trainer ??= await Trainer.open({
-      bundleDir: b.engine.dir, stateDir: this.host.dirs(b.bundle)!.trainer, datasetDirs: this.host.datasetDirs(), config: this.config(),
+      bundleDir: b.engine.dir, stateDir: b.trainerDir, datasetDirs: this.host.datasetDirs(), config: this.config(),
       ...(await this.parentFor(b)),
     }, (line) => this.host.log.info({ part: 'learning' }, line));
     const trainer = b.trainer;
@@ -297,7 +299,8 @@ export class LearningManager {
   readonly observer = {
     clamp: () => { this.clampedThisTick = true; },
     watchdogEvent: () => undefined,
-    invalidChunk: () => { this.nonFinite++; },
+    // A non-finite chunk is counted once, from the plan itself (onPlan), not again when the loop drops it.
+    invalidChunk: () => undefined,
   };
 
   /** Every control tick (the loop's tap), with whether an episode is open. */

@@ -1,9 +1,8 @@
 // The OTA store's persisted state (Uptane's "trusted state" and RAUC's slot status in one file):
 // which installed bundle is active, which is the last known good one, whether the active one is
 // still in its health window, and the anti-rollback record. Written atomically, mode 0600.
-import { readFile } from 'node:fs/promises';
 import semver from 'semver';
-import { writeFileAtomic } from '../core/index.js';
+import { readFileIfExists, writeFileAtomic } from '../core/index.js';
 import { OtaRefusal } from './errors.js';
 
 export interface OtaEvent { at: string; event: string; bundle: string | null; reason?: string }
@@ -28,13 +27,9 @@ export const emptyState = (): OtaState => ({ schema: 1, active: null, last_good:
 const HISTORY = 100;
 
 export async function readState(file: string): Promise<OtaState> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
-    throw err;
-  }
+  const bytes = await readFileIfExists(file);
+  if (bytes === undefined) return emptyState();
+  const text = bytes.toString('utf8');
   let s: OtaState;
   try {
     s = JSON.parse(text) as OtaState;

@@ -14,7 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { allFinite, type Manifest } from '../bundle/index.js';
-import { fsyncDir, writeFileAtomic } from '../core/index.js';
+import { fsyncDir, readFileIfExists, writeFileAtomic } from '../core/index.js';
 import { checkLineageInput, LINEAGE_FILE, parseLineage, type AdapterEventKind, type AdapterLineage, type LineageInput } from './lineage.js';
 import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE, parsePeftAdapter, writePeftAdapter } from './peft.js';
 
@@ -260,13 +260,9 @@ async function exists(p: string): Promise<boolean> {
 }
 
 async function readAdapterState(file: string): Promise<AdapterState> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
-    throw err;
-  }
+  const bytes = await readFileIfExists(file);
+  if (bytes === undefined) return emptyState();
+  const text = bytes.toString('utf8');
   const s = JSON.parse(text) as AdapterState;
   const id = (x: unknown) => x === null || (typeof x === 'string' && ID_RE.test(x));
   if (s?.schema !== 1 || !id(s.active) || !id(s.last_good) || !Array.isArray(s.history)) throw new Error(`${file}: not an adapter state file`);

@@ -2,11 +2,10 @@
 // v, step) of the running pass, its plan and progress, the data cursor, the parent adapter, and
 // the last finished pass's candidate. A SIGKILL at any moment leaves the previous state or the
 // new one; a resumed pass redoes at most `checkpoint_every` steps, drawing the same batches.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import type { ControlMode } from '../core/index.js';
-import { writeFileAtomic } from '../core/index.js';
+import { readFileIfExists, writeFileAtomic } from '../core/index.js';
 import type { EpisodeKey } from './episodes.js';
 
 export const STATE_FILE = 'trainer-state.msgpack';
@@ -99,11 +98,11 @@ function fromDisk(d: TrainerState): TrainerState {
 
 export async function loadState(dir: string): Promise<TrainerState | null> {
   const file = join(dir, STATE_FILE);
-  let buf: Buffer;
-  try { buf = await readFile(file); } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+  let buf: Buffer | undefined;
+  try { buf = await readFileIfExists(file); } catch (e) {
     throw new Error(`${file}: cannot read the trainer state (${(e as Error).message})`);
   }
+  if (buf === undefined) return null;
   let s: TrainerState;
   try { s = packr.unpack(buf) as TrainerState; } catch (e) { throw new Error(`${file}: not a trainer state (${(e as Error).message})`); }
   if (s?.format !== FORMAT) throw new Error(`${file}: format ${String(s?.format)}, this vlad reads format ${FORMAT}`);
