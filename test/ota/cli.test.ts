@@ -35,8 +35,11 @@ test('vlad bundle keygen/sign, vlad run --ota-dir --trust, vlad ctl bundle push 
   writeFileSync(join(corrupted, 'expert.onnx'), graph);
 
   // A short health window so the test does not wait 10 s (counted in chunks and seconds of the robot's clock).
+  // This test is about the commands and the trust path, run in real time beside other test files on a
+  // shared CI machine: a late chunk or a slow plan there is the machine's load, not the bundle's, so the
+  // window tolerates some (the thresholds themselves are tested in health.test and the daemon's OTA tests).
   const params = join(dir, 'params.yaml');
-  writeFileSync(params, 'vlad:\n  ros__parameters:\n    ota: { health: { chunks: 5, seconds: 1 } }\n');
+  writeFileSync(params, 'vlad:\n  ros__parameters:\n    ota: { health: { chunks: 5, seconds: 1, max_watchdog_events: 20, latency_budget_ms: 5000 } }\n');
   const ops = `ipc://${join(dir, 'ops.sock')}`;
   const badTrust = vlad(['run', '--robot', 'sim', '--trust', 'not-a-key', '--ops', ops]);
   assert.equal(badTrust.status, 2);
@@ -64,7 +67,7 @@ test('vlad bundle keygen/sign, vlad run --ota-dir --trust, vlad ctl bundle push 
     assert.equal(status.bundle?.version, '0.1.0', log);
 
     const push = await ctl('bundle', 'push', next, '--activate');
-    assert.equal(push.status, 0, `${push.stderr}\n${log}`);
+    assert.equal(push.status, 0, `${push.stdout}\n${push.stderr}\n${log.split('\n').filter((l) => /"part":"ota"|rolled back|watchdog|overdue/.test(l)).join('\n')}`);
     assert.match(push.stdout, /^committed: vlad-tiny-l1@0\.2\.0; health /);
     assert.match(push.stderr, /push vlad-tiny-l1@0\.2\.0: [\d.]+\/[\d.]+ MB \(100%\)/, 'progress lines on stderr');
     const after = JSON.parse((await ctl('--json', 'status')).stdout);
