@@ -1,8 +1,11 @@
 // Real-time habits for the control thread (ros2_control and openpilot run theirs SCHED_FIFO):
 // raise the calling thread's CPU priority so that inference, recording, the simulator and
 // anything else on the machine wait for the control tick, not the other way round. Best effort:
-// without CAP_SYS_NICE the thread stays as it is and the result says so. Threads the caller
-// creates afterwards inherit the setting, so call this after the worker threads have started.
+// without CAP_SYS_NICE the thread stays as it is and the result says so. SCHED_FIFO is set with
+// SCHED_RESET_ON_FORK: a thread the control thread creates later (a shadow model's worker during
+// an over-the-air swap, ORT's pool threads, a recorder) starts at SCHED_OTHER, nice 0. Without it
+// such a thread inherited FIFO 50, the control thread's own priority, which FIFO never preempts:
+// `bench swap` measured the control thread runnable but waiting 5-30 ms while one ran.
 import { readFileSync, readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { spawnSync } from 'node:child_process';
@@ -42,7 +45,7 @@ export function raiseThreadPriority(opts: { nice?: number; fifo?: number } = {})
     out.error = `nice: ${(err as Error).message}`;
   }
   if (opts.fifo !== undefined && opts.fifo > 0) {
-    const r = spawnSync('chrt', ['-f', '-p', String(opts.fifo), String(tid)], { encoding: 'utf8' });
+    const r = spawnSync('chrt', ['--fifo', '--reset-on-fork', '-p', String(opts.fifo), String(tid)], { encoding: 'utf8' });
     if (r.status === 0) out.fifo = opts.fifo;
     else out.error = `${out.error ? `${out.error}; ` : ''}SCHED_FIFO: ${(r.stderr || r.error?.message || 'chrt failed').trim()}`;
   }
