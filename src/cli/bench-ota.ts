@@ -131,6 +131,7 @@ export async function benchSwap(o: SwapBenchOptions): Promise<Record<string, unk
     for (const k of Object.keys(holds)) delete holds[k];
     log(`  quiet: ${JSON.stringify(quiet)}; rss ${mb(rss0)} MB, after the quiet phase ${mb(rssQuiet)} MB`);
     late.length = 0; misses = 0;
+    for (const k of Object.keys(missesByStage)) delete missesByStage[k]; // by stage: the swapping phase only
     const rows: Record<string, unknown>[] = [];
     recording = true;
     for (const [k, dir] of pushes.entries()) {
@@ -184,7 +185,14 @@ export async function benchSwap(o: SwapBenchOptions): Promise<Record<string, unk
 
 // --- ota-faults ---
 
-export interface FaultBenchOptions { trials: number; killTrials: number; profile: string; progress?: (line: string) => void }
+export interface FaultBenchOptions {
+  trials: number;
+  killTrials: number;
+  /** The stages to SIGKILL the daemon at (default all): shards of the kill suite run as separate processes. */
+  killAt?: readonly KillStage[];
+  profile: string;
+  progress?: (line: string) => void;
+}
 
 type Kind = { name: string; expect: string; bundle: (version: string) => Promise<string> };
 
@@ -288,7 +296,8 @@ export async function benchOtaFaults(o: FaultBenchOptions): Promise<Record<strin
   }
 }
 
-const KILL_AT = ['upload', 'finish', 'load', 'warm_up', 'health'] as const;
+export const KILL_AT = ['upload', 'finish', 'load', 'warm_up', 'health'] as const;
+export type KillStage = typeof KILL_AT[number];
 
 /** `vlad run` in its own process; SIGKILLed at a stage; restarted; what runs must be whole. */
 async function killSuite(work: string, o: FaultBenchOptions & { base: string; signer: Signer; health: Record<string, number>; nextVersion: () => string; log: (l: string) => void }): Promise<Record<string, Record<string, number>>> {
@@ -319,7 +328,7 @@ async function killSuite(work: string, o: FaultBenchOptions & { base: string; si
   const killed = (child: ChildProcess) => new Promise<void>((r) => { if (child.exitCode !== null || child.signalCode !== null) r(); else { child.once('exit', () => r()); child.kill('SIGKILL'); } });
   const stageOf = async (c: OpsClient) => (await c.call<{ stage: { stage: string } | null; health: unknown }>('bundle.status').catch(() => null));
   const out: Record<string, Record<string, number>> = {};
-  for (const at of KILL_AT) {
+  for (const at of o.killAt ?? KILL_AT) {
     const counts: Record<string, number> = {};
     for (let i = 0; i < o.killTrials; i++) {
       const dir = await signedCopy(work, o.base, o.nextVersion(), o.signer);
@@ -359,6 +368,7 @@ async function killSuite(work: string, o: FaultBenchOptions & { base: string; si
       const runs = s.bundle.version === before ? 'old' : 'new';
       const k = `${hit ? '' : 'stage missed; '}boot runs ${runs}${s.ota.state.trial ? ' (trial pending!)' : ''}`;
       counts[k] = (counts[k] ?? 0) + 1;
+      o.log(`  SIGKILL at ${at}, trial ${i + 1}/${o.killTrials}: ${k}`);
       await client.close();
       await killed(child);
       await rm(join(dir, '..'), { recursive: true, force: true });

@@ -13,7 +13,7 @@ const OPS_USAGE = 'vlad bench ops [--rate HZ] [--duration S] [--request-rate N] 
 const SERVE_USAGE = 'vlad bench serve [--requests N] [--rate HZ] [--bundle DIR] [--profile NAME] [--json]';
 const SERVE_CLIENT_USAGE = 'vlad bench serve-client --protocol gr00t|openpi --endpoint E --clients N --requests N --spec JSON   (the load generator of bench serve)';
 const SWAP_USAGE = 'vlad bench swap [--swaps N] [--rate HZ] [--quiet S] [--health-chunks N] [--health-s S] [--profile NAME] [--json]';
-const FAULTS_USAGE = 'vlad bench ota-faults [--trials N] [--kill-trials N] [--profile NAME] [--json]   (run from a checkout: uses test/fixtures/ota)';
+const FAULTS_USAGE = 'vlad bench ota-faults [--trials N] [--kill-trials N] [--kill-at STAGE[,STAGE...]] [--profile NAME] [--json]   (run from a checkout: uses test/fixtures/ota)';
 const ROS_USAGE = 'vlad bench ros [--duration S] [--task pick|place|touch] [--seed N] [--bundle DIR] [--profile NAME] [--json]   (needs ROS 2 sourced: starts vlad sim-ros, then the daemon with --robot ros; --robot sim as the baseline)';
 const TRAIN_USAGE = 'vlad bench train --data DATASET_DIR [--steps N] [--stride K] [--normal-priority] [--bundle DIR] [--json]   (record one with vlad collect)';
 const OPS_CLIENT_USAGE = 'vlad bench ops-client --ops ENDPOINT [--request-rate N] [--duration S]   (the load generator of bench ops)';
@@ -118,10 +118,19 @@ function swap(args: string[]): Promise<number> {
 function otaFaults(args: string[]): Promise<number> {
   return command({
     name: 'bench ota-faults', usage: FAULTS_USAGE,
-    options: { trials: { type: 'string' }, 'kill-trials': { type: 'string' }, profile: { type: 'string', default: 'cpu' }, json: { type: 'boolean', default: false } },
+    options: { trials: { type: 'string' }, 'kill-trials': { type: 'string' }, 'kill-at': { type: 'string' }, profile: { type: 'string', default: 'cpu' }, json: { type: 'boolean', default: false } },
   }, args, async (v) => {
-    const { benchOtaFaults } = await import('./bench-ota.js');
-    print(await benchOtaFaults({ trials: flag.int('trials', v.trials, { min: 1, max: 10_000, default: 10 }), killTrials: flag.int('kill-trials', v['kill-trials'], { min: 0, max: 1000, default: 3 }), profile: v.profile!, progress }), v.json ?? false);
+    const { benchOtaFaults, KILL_AT } = await import('./bench-ota.js');
+    // --trials 0 --kill-at health: one shard of the kill suite alone (shards run as separate processes).
+    const killAt = v['kill-at']?.split(',').map((x) => {
+      const at = KILL_AT.find((k) => k === x.trim());
+      if (!at) throw new UsageError(`--kill-at: '${x}' is not a stage (${KILL_AT.join(', ')})`);
+      return at;
+    });
+    print(await benchOtaFaults({
+      trials: flag.int('trials', v.trials, { min: 0, max: 10_000, default: 10 }), killTrials: flag.int('kill-trials', v['kill-trials'], { min: 0, max: 1000, default: 3 }),
+      ...(killAt ? { killAt } : {}), profile: v.profile!, progress,
+    }), v.json ?? false);
     return 0;
   });
 }
