@@ -7,6 +7,7 @@
 //      gates, promotes and judges its adapters, until N interventions have happened;
 //   3. after: the same evaluation episodes (same seeds) with the adapter the store serves (its last
 //      known good), on both worlds. Evaluation episodes are never training data.
+// `vlad learn fit` (learn-fit.ts): the trainer alone, offline, on recorded datasets.
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,9 +16,11 @@ import { commandLogger } from '../core/index.js';
 import { Daemon, loadDaemonConfig, type EpisodeOutcome, type ParamOverrides } from '../daemon/index.js';
 import { deriveSeed, TASK_NAMES, type TaskName } from '../sim/index.js';
 import { command, flag, UsageError } from './args.js';
+import { FIT_USAGE, runFit } from './learn-fit.js';
 import { parseTasks, simulate } from './sim.js';
 
-const USAGE = 'vlad learn demo --variation KEY=VALUE[,...] [--interventions N] [--train-minutes M] [--eval-episodes E] [--task T|all] [--batch K] [--steps-per-pass S] [--replay-fraction F] [--params FILE] [--seed S] [--out DIR] [--bundle DIR] [--json]';
+const DEMO_USAGE = 'vlad learn demo --variation KEY=VALUE[,...] [--interventions N] [--train-minutes M] [--eval-episodes E] [--task T|all] [--batch K] [--steps-per-pass S] [--replay-fraction F] [--params FILE] [--seed S] [--out DIR] [--bundle DIR] [--json]';
+const USAGE = `${DEMO_USAGE}\n  ${FIT_USAGE}`;
 const DATASET = 'vlad_learn';
 
 interface LearnDemoOptions {
@@ -42,6 +45,7 @@ interface LearningStatus { state: string; reason: string | null; counts: Record<
 type Table = Record<WorldName, Record<string, number>>;
 
 export async function run(args: string[]): Promise<number> {
+  if (args[0] === 'fit') return runFit(args.slice(1));
   return command({
     name: 'learn', usage: USAGE, positionals: { min: 1, max: 1 },
     options: {
@@ -50,7 +54,7 @@ export async function run(args: string[]): Promise<number> {
       bundle: { type: 'string' }, json: { type: 'boolean', default: false },
     },
   }, args, async (v, pos) => {
-    if (pos[0] !== 'demo') throw new UsageError(`learn ${pos[0]}: the subcommand is demo`);
+    if (pos[0] !== 'demo') throw new UsageError(`learn ${pos[0]}: the subcommand is demo (or fit)`);
     const variation = flag.variation('variation', flag.required('variation', v.variation));
     if (variation === '') throw new UsageError('--variation: give a world that differs from the original (e.g. workspace.dx=0.06)');
     const o: LearnDemoOptions = {

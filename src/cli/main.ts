@@ -9,10 +9,10 @@ type CommandModule = { run(args: string[]): Promise<number> };
 export const COMMANDS: Record<string, { load: () => Promise<CommandModule>; help: string }> = {
   run: { load: () => import('./run.js'), help: 'run [--robot sim|ros] [--params FILE] [--bundle DIR] [--profile NAME] [--record DIR] ...   (the daemon)' },
   ctl: { load: () => import('./ctl.js'), help: 'ctl status|mode|episode|transition|hard-stop|release|operator ... [--json]   (operate a running daemon)' },
-  sim: { load: () => import('./sim.js'), help: 'sim --task T|all --episodes N [--bundle DIR] [--seed S] [--json] [--record DIR] [--video F.gif] ...' },
+  sim: { load: () => import('./sim.js'), help: 'sim --task T|all --episodes N [--bundle DIR] [--adapter DIR] [--seed S] [--json] [--record DIR] [--video F.gif] ...' },
   'sim-ros': { load: () => import('./sim-ros.js'), help: 'sim-ros [--task T] [--seed N] [--compressed] [--ros-args ...]   (the simulated arm as a ros2_control robot on ROS 2)' },
   collect: { load: () => import('./collect.js'), help: 'collect --task T|all --episodes N --out DIR [--seed S] ...   (teleop data with the scripted operator)' },
-  learn: { load: () => import('./learn.js'), help: 'learn demo --variation KEY=VALUE[,...] [--interventions N] [--train-minutes M] [--eval-episodes E] [--json]   (the robot learns from interventions on a varied world, before/after)' },
+  learn: { load: () => import('./learn.js'), help: 'learn demo --variation KEY=VALUE[,...] [--interventions N] [--train-minutes M] [--eval-episodes E] [--json]   (the robot learns from interventions on a varied world, before/after)\n  vlad learn fit --data DATASET_DIR[,...] --out ADAPTER_DIR [--steps N] [--lr X] [--params FILE] [--json]   (a LoRA adapter from recorded episodes, offline, gated)' },
   demo: { load: () => import('./demo.js'), help: 'demo [--episodes N]   (the daemon on the simulated robot, driven over its ops socket)' },
   bench: { load: () => import('./bench.js'), help: 'bench control|delay|ops|serve|swap|ota-faults|ros ... | bench --bundle DIR ...' },
   bundle: { load: () => import('./bundle.js'), help: 'bundle verify|info DIR [--json]' },

@@ -2,6 +2,7 @@
 // same control loop, joining, safety filter and watchdog as on a robot), episode after episode on
 // seeded layouts; per-task success and the facts that explain failures.
 import { commandLogger } from '../core/index.js';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import process from 'node:process';
@@ -12,7 +13,7 @@ import { JOIN_METHODS } from '../control/index.js';
 import { command, flag, UsageError } from './args.js';
 import { episodeLine, taskLine, taskReport, type TaskReport } from './sim-report.js';
 
-const USAGE = 'vlad sim --task T|all --episodes N [--bundle DIR | --policy expert] [--seed S] [--json] [--record DIR] [--video FILE.gif] [--mode realtime|lockstep] [--profile NAME] [--join replace|ensemble|rtc] [--replan-every STEPS] [--noise-scale X] [--swap-instruction] [--blank-cameras] [--variation KEY=VALUE[,KEY=VALUE...]] [--supervise]';
+const USAGE = 'vlad sim --task T|all --episodes N [--bundle DIR | --policy expert] [--adapter DIR] [--seed S] [--json] [--record DIR] [--video FILE.gif] [--mode realtime|lockstep] [--profile NAME] [--join replace|ensemble|rtc] [--replan-every STEPS] [--noise-scale X] [--swap-instruction] [--blank-cameras] [--variation KEY=VALUE[,KEY=VALUE...]] [--supervise]';
 
 export function parseTasks(value: string | undefined): TaskName[] {
   if (value === undefined) throw new UsageError(`--task is required (one of ${TASK_NAMES.join(', ')}, or all)`);
@@ -30,6 +31,8 @@ function blanked(obs: Observation): Observation {
 export interface SimRunReport {
   tasks: Record<string, TaskReport>;
   policy: string;
+  /** Policy chunks accepted, by the adapter that planned them ('base': the bundle alone); none for the scripted expert. */
+  adapters: Record<string, number>;
   /** The world's variation ('' = the original world). */
   variation: string;
   mode: 'realtime' | 'lockstep';
@@ -47,7 +50,7 @@ export async function run(args: string[]): Promise<number> {
   return command({
     name: 'sim', usage: USAGE,
     options: {
-      bundle: { type: 'string' }, policy: { type: 'string' }, task: { type: 'string' }, episodes: { type: 'string' }, seed: { type: 'string' },
+      bundle: { type: 'string' }, policy: { type: 'string' }, adapter: { type: 'string' }, task: { type: 'string' }, episodes: { type: 'string' }, seed: { type: 'string' },
       json: { type: 'boolean', default: false }, record: { type: 'string' }, video: { type: 'string' }, mode: { type: 'string' }, profile: { type: 'string' },
       join: { type: 'string' }, 'replan-every': { type: 'string' }, 'noise-scale': { type: 'string' }, 'swap-instruction': { type: 'boolean', default: false }, 'blank-cameras': { type: 'boolean', default: false },
       variation: { type: 'string' }, supervise: { type: 'boolean', default: false },
@@ -55,6 +58,8 @@ export async function run(args: string[]): Promise<number> {
   }, args, async (v) => {
     if (v.bundle && v.policy) throw new UsageError('give --bundle or --policy, not both');
     if (v.policy !== undefined) flag.oneOf('policy', v.policy, ['expert'] as const);
+    if (v.adapter !== undefined && v.policy !== undefined) throw new UsageError('--adapter adapts the bundle\'s policy; it cannot go with --policy expert');
+    if (v.adapter !== undefined && !existsSync(resolve(flag.required('adapter', v.adapter)))) throw new UsageError(`--adapter: no adapter directory at ${resolve(v.adapter)}`);
     if (v.supervise && v.policy !== undefined) throw new UsageError('--supervise watches the bundle\'s policy; it cannot go with --policy expert');
     if (v.video && !v.video.endsWith('.gif')) throw new UsageError(`--video: only GIF output is supported (got '${v.video}'; use a .gif name)`);
     const tasks = parseTasks(v.task);
@@ -69,7 +74,7 @@ export async function run(args: string[]): Promise<number> {
     if (v['noise-scale'] !== undefined) overrides.noise_scale = flag.num('noise-scale', v['noise-scale'], { min: 0, max: 4, exclusiveMin: true });
     if (v.record) overrides.record = { dir: dirname(resolve(v.record)), dataset: basename(resolve(v.record)) };
     const report = await simulate({
-      overrides, tasks, episodes, seed, mode, json: v.json ?? false, video: v.video, expert: v.policy === 'expert', replanEvery,
+      overrides, tasks, episodes, seed, mode, json: v.json ?? false, video: v.video, expert: v.policy === 'expert', replanEvery, adapter: v.adapter,
       swapInstruction: v['swap-instruction'] ?? false, blankCameras: v['blank-cameras'] ?? false, supervise: v.supervise ?? false,
     });
     if (v.json) process.stdout.write(`${JSON.stringify(report)}\n`);
@@ -95,6 +100,8 @@ export interface SimulateOptions {
   blankCameras?: boolean;
   /** Intervention mode with the scripted operator supervising (HG-DAgger): it takes over when the policy goes wrong. */
   supervise?: boolean;
+  /** A PEFT adapter directory served instead of the base (DaemonOptions.adapter). */
+  adapter?: string | undefined;
   onEpisode?: (e: EpisodeOutcome) => void;
 }
 
@@ -105,7 +112,11 @@ export async function simulate(o: SimulateOptions): Promise<SimRunReport> {
   const daemon = new Daemon({
     config, log: commandLogger(), clock: o.mode, planner: o.expert ? 'expert' : 'policy', pixels: !o.expert || o.blankCameras === true || o.video !== undefined,
     ...(o.blankCameras ? { observationTransform: blanked } : {}),
+    ...(o.adapter !== undefined ? { adapter: o.adapter } : {}),
   });
+  // What served, as the chunks say (not what was asked for).
+  const adapters: Record<string, number> = {};
+  daemon.onChunk((c) => { if (c.adapterVersion) adapters[c.adapterVersion] = (adapters[c.adapterVersion] ?? 0) + 1; });
   const outcomes = new Map<string, EpisodeOutcome[]>();
   const frames: CameraImage[] = [];
   let started = performance.now();
@@ -120,7 +131,8 @@ export async function simulate(o: SimulateOptions): Promise<SimRunReport> {
     await daemon.transition('activate');
     started = performance.now(); // the control rate counts the episodes, not start-up
     const probes = [o.swapInstruction ? 'instruction swapped to another object' : '', o.blankCameras ? 'cameras blanked' : '', o.supervise ? 'the scripted operator supervises (intervention)' : ''].filter(Boolean);
-    say(`sim: ${o.expert ? 'scripted expert (privileged)' : daemon.policy!.modelVersion} on ${o.tasks.join(',')} x ${o.episodes} (${o.mode}, ${daemon.rateHz.toFixed(0)} Hz, ${config.params.join})${config.params.sim.variation ? `; world: ${config.params.sim.variation}` : ''}${probes.length ? `; probe: ${probes.join(', ')}` : ''}`);
+    const given = daemon.status().adapter as string;
+    say(`sim: ${o.expert ? 'scripted expert (privileged)' : `${daemon.policy!.modelVersion}${given !== 'base' ? ` with adapter ${given}` : ''}`} on ${o.tasks.join(',')} x ${o.episodes} (${o.mode}, ${daemon.rateHz.toFixed(0)} Hz, ${config.params.join})${config.params.sim.variation ? `; world: ${config.params.sim.variation}` : ''}${probes.length ? `; probe: ${probes.join(', ')}` : ''}`);
     const sim = daemon.simDriver!;
     const capture = async () => { if (o.video && frames.length < 1500) frames.push(await sim.view('scene', 160)); };
     let videoTimer: NodeJS.Timeout | undefined;
@@ -162,6 +174,7 @@ export async function simulate(o: SimulateOptions): Promise<SimRunReport> {
     const report: SimRunReport = {
       tasks: Object.fromEntries([...outcomes].map(([task, list]) => [task, taskReport(list, daemon.periodS)])),
       policy: o.expert ? 'scripted-expert' : daemon.policy!.modelVersion,
+      adapters,
       variation: config.params.sim.variation,
       mode: o.mode,
       control_hz: (o.mode === 'lockstep' ? ticks : snap.ticks) / wallS,

@@ -7,7 +7,7 @@
 // simulated arm free-running in its thread) and lockstep (virtual time, stepped by the caller:
 // simulation runs, collection, benchmarks and tests).
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { ActionChunk, Logger, OperatingMode, RobotDriver } from '../core/index.js';
 import { CpuWake, raiseThreadPriority, rootLogger, secondsToNs, systemClock, VirtualClock, type Clock, type Observation, type PriorityResult } from '../core/index.js';
 import { ControlLoop, DelayedPlanner, ObservationStore, gatedPlanner, timedPlanner, type ChunkPlanner, type ControlLoopStats, type RatekeeperOptions, type StreamStatus, type TickAccountant } from '../control/index.js';
@@ -34,6 +34,7 @@ import { ScriptedOperatorDevice, TeleopInput, newestOperatorInput } from './tele
 import { PolicySlot } from './policy-slot.js';
 import { OtaManager } from './ota.js';
 import { LearningManager } from './learning.js';
+import { readPeftAdapter, type PeftAdapter } from '../train/index.js';
 import { DaemonRosNode } from './ros-node.js';
 
 export type ClockKind = 'realtime' | 'lockstep';
@@ -69,6 +70,12 @@ export interface DaemonOptions {
   rosArgv?: string[];
   /** Learn on the robot when idle (training params permitting). Default: when serving (vlad run); in-process runs (evaluation, collection, benchmarks) do not change their model. */
   learn?: boolean;
+  /**
+   * A PEFT adapter directory the configured bundle serves instead of the base (evaluation: vlad
+   * sim --adapter). Read against the bundle's LoRA layout at configure; nothing is filed in an
+   * adapter store, and learning stays off (it would replace the adapter under evaluation).
+   */
+  adapter?: string;
 }
 
 /** Runs around every lifecycle transition, whoever asked for it (the ROS node mirrors them). */
@@ -100,6 +107,8 @@ export class DaemonError extends Error {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** The policy's adapter slot of DaemonOptions.adapter (the learning manager's are learnt-a/b). */
+const GIVEN_ADAPTER_SLOT = 'given';
 let privateSockets = 0;
 
 export class Daemon {
@@ -144,6 +153,8 @@ export class Daemon {
   private readonly peerMetrics: PeerMetrics;
   private readonly peerCount: PeerCounter;
   private instruction = '';
+  /** DaemonOptions.adapter as served (its resolved directory) and the engine serving it (an OTA swap's engine does not). */
+  private givenAdapter: { engine: PolicyEngine; version: string } | undefined;
   private ros: DaemonRosNode | undefined;
   /** Called around every transition (see TransitionHook). */
   readonly transitionHooks = new Set<TransitionHook>();
@@ -158,6 +169,7 @@ export class Daemon {
   readonly extensions: { ops?: { start(): Promise<void>; stop(): Promise<void> }; telemetry?: { start(): Promise<void>; stop(): Promise<void> } } = {};
 
   constructor(readonly opts: DaemonOptions) {
+    if (opts.adapter !== undefined && opts.learn) throw new DaemonError('bad_request', 'a given adapter (DaemonOptions.adapter) and learning exclude each other: learning would replace it');
     this.params = opts.config.params;
     this.log = opts.log ?? rootLogger();
     this.clockKind = opts.clock ?? (this.params.robot === 'sim' ? this.params.sim.clock : 'realtime');
@@ -331,8 +343,32 @@ export class Daemon {
       throw err;
     }
     this.log.info({ bundle: engine.modelVersion, store: choice.bundle ?? 'configured', provider: engine.provider.name, steps: engine.steps }, 'policy ready (self-test passed)');
+    if (this.opts.adapter !== undefined) {
+      // Asked for by name: one that does not fit fails configure (unlike a learnt one, which falls back to the base).
+      await this.serveGivenAdapter(engine, this.opts.adapter).catch(async (err: unknown) => { await this.closePolicy(); throw err; });
+      return;
+    }
     // Learning never stops the robot from working: a store that cannot open leaves the base serving.
     await this.learning.bind(engine).catch((err: unknown) => this.log.error({ err, part: 'learning' }, `learning off: ${(err as Error).message}`));
+  }
+
+  /** DaemonOptions.adapter into the policy's adapter slot, effective from the first plan. */
+  private async serveGivenAdapter(engine: PolicyEngine, dir: string): Promise<void> {
+    const version = resolve(dir);
+    const lora = engine.manifest.lora;
+    if (!lora) throw new DaemonError('refused', `bundle ${engine.modelVersion} declares no LoRA layout: it cannot serve adapter ${version}`);
+    let adapter: PeftAdapter;
+    try {
+      adapter = await readPeftAdapter(version, lora);
+    } catch (err) {
+      throw new DaemonError('refused', `bundle ${engine.modelVersion} cannot serve ${(err as Error).message}`);
+    }
+    await engine.loadAdapter(GIVEN_ADAPTER_SLOT, adapter.vector, version);
+    await engine.activateAdapter(GIVEN_ADAPTER_SLOT);
+    this.givenAdapter = { engine, version };
+    // The layout fits; a different base_model_name_or_path may still be a bundle the adapter was not learnt on.
+    if (adapter.baseModel !== engine.modelVersion) this.log.warn({ part: 'policy', adapter: version, learnt_on: adapter.baseModel }, `adapter ${version} was learnt on ${adapter.baseModel || 'an unnamed bundle'}, not ${engine.modelVersion}: its LoRA layout fits, the weights may not`);
+    this.log.info({ part: 'policy', adapter: version, bundle: engine.modelVersion }, `adapter ${version} serves (given); learning is off`);
   }
 
   private buildLearning(): LearningManager {
@@ -381,6 +417,7 @@ export class Daemon {
   }
 
   private async closePolicy(): Promise<void> {
+    this.givenAdapter = undefined;
     await this.learning.unbind();
     await this.ota.close();
     await this.slot?.engine.close();
@@ -828,7 +865,7 @@ export class Daemon {
       episode: this.episodes?.current ?? null,
       last_episode: this.episodes?.last ? { id: this.episodes.last.id, success: this.episodes.last.success, truncated: this.episodes.last.truncated, reason: this.episodes.last.reason, steps: this.episodes.last.steps } : null,
       bundle: engine ? { name: engine.manifest.name, version: engine.manifest.version, expert: engine.manifest.expert.kind, steps: engine.steps, provider: engine.provider.name } : null,
-      adapter: engine ? ((learning.adapter as { active: string } | null)?.active ?? 'base') : null,
+      adapter: engine ? ((this.givenAdapter?.engine === engine ? this.givenAdapter.version : undefined) ?? (learning.adapter as { active: string } | null)?.active ?? 'base') : null,
       learning,
       ota: this.ota.status(),
       robot: this.driver ? { name: this.driver.name, kind: this.params.robot, joints: this.driver.jointNames } : null,

@@ -18,6 +18,17 @@ import type { TrainingParams } from './params.js';
 import type { EpisodeOutcome } from './episodes.js';
 import type { PlanReport } from './policy-slot.js';
 
+/** The trainer's configuration from the daemon's training params, 0s filled from the hw-profile's training section. */
+export function trainingConfigInput(p: TrainingParams, hw: LearningHost['profile']): TrainingConfigInput {
+  return {
+    idle_after_s: p.idle_after_s > 0 ? p.idle_after_s : hw.idle_after_s,
+    step_budget_ms: p.step_budget_ms > 0 ? p.step_budget_ms : hw.step_budget_ms,
+    max_steps_per_pass: p.max_steps_per_pass > 0 ? p.max_steps_per_pass : hw.max_steps_per_pass,
+    lr: p.lr, warmup_steps: p.warmup_steps, seed: p.seed, weights: p.weights, pre_takeover_s: p.pre_takeover_s,
+    replay_fraction: p.replay_fraction, window_stride: p.window_stride, holdout_every: p.holdout_every, gate: p.gate,
+  };
+}
+
 /** What the manager needs of the daemon (narrow, so the daemon's internals stay its own). */
 export interface LearningHost {
   readonly log: Logger;
@@ -83,17 +94,6 @@ export class LearningManager {
   constructor(private readonly host: LearningHost, readonly params: TrainingParams) {}
 
   private get idleAfterS(): number { return this.params.idle_after_s > 0 ? this.params.idle_after_s : this.host.profile.idle_after_s; }
-
-  private config(): TrainingConfigInput {
-    const p = this.params, hw = this.host.profile;
-    return {
-      idle_after_s: this.idleAfterS,
-      step_budget_ms: p.step_budget_ms > 0 ? p.step_budget_ms : hw.step_budget_ms,
-      max_steps_per_pass: p.max_steps_per_pass > 0 ? p.max_steps_per_pass : hw.max_steps_per_pass,
-      lr: p.lr, warmup_steps: p.warmup_steps, seed: p.seed, weights: p.weights, pre_takeover_s: p.pre_takeover_s,
-      replay_fraction: p.replay_fraction, window_stride: p.window_stride, holdout_every: p.holdout_every, gate: p.gate,
-    };
-  }
 
   // --- binding to the serving bundle ---
 
@@ -203,7 +203,7 @@ export class LearningManager {
 
   private async runPass(b: Bound): Promise<void> {
     b.trainer ??= await Trainer.open({
-      bundleDir: b.engine.dir, stateDir: b.trainerDir, datasetDirs: this.host.datasetDirs(), config: this.config(),
+      bundleDir: b.engine.dir, stateDir: b.trainerDir, datasetDirs: this.host.datasetDirs(), config: trainingConfigInput(this.params, this.host.profile),
       ...(await this.parentFor(b)),
     }, (line) => this.host.log.info({ part: 'learning' }, line));
     const trainer = b.trainer;
