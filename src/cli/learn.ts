@@ -1,11 +1,13 @@
 // `vlad learn demo`: shows that the robot gets better by itself, through the daemon's own code path.
 //   1. before: the shipped model's success on the varied world and on the original one (vlad sim's
 //      evaluation: a daemon per world, lockstep, nothing recorded, no adapter);
-//   2. learning: one daemon on the varied world in intervention mode, recording, learning
+//   2. history (--history N): the robot's earlier life, N autonomous episodes on the original world
+//      recorded into the dataset it learns from: the successes it replays so as not to forget;
+//   3. learning: one daemon on the varied world in intervention mode, recording, learning
 //      (training.* params): supervised episodes (the scripted operator watches and takes over when
 //      the policy goes wrong, HG-DAgger), with idle gaps in which the daemon's trainer runs passes,
 //      gates, promotes and judges its adapters, until N interventions have happened;
-//   3. after: the same evaluation episodes (same seeds) with the adapter the store serves (its last
+//   4. after: the same evaluation episodes (same seeds) with the adapter the store serves (its last
 //      known good), on both worlds. Evaluation episodes are never training data.
 // `vlad learn fit` (learn-fit.ts): the trainer alone, offline, on recorded datasets.
 import { mkdtemp } from 'node:fs/promises';
@@ -19,7 +21,7 @@ import { command, flag, UsageError } from './args.js';
 import { FIT_USAGE, runFit } from './learn-fit.js';
 import { parseTasks, simulate } from './sim.js';
 
-const DEMO_USAGE = 'vlad learn demo --variation KEY=VALUE[,...] [--interventions N] [--train-minutes M] [--eval-episodes E] [--task T|all] [--batch K] [--steps-per-pass S] [--replay-fraction F] [--params FILE] [--seed S] [--out DIR] [--bundle DIR] [--json]';
+const DEMO_USAGE = 'vlad learn demo --variation KEY=VALUE[,...] [--interventions N] [--train-minutes M] [--eval-episodes E] [--history N] [--task T|all] [--batch K] [--steps-per-pass S] [--replay-fraction F] [--params FILE] [--seed S] [--out DIR] [--bundle DIR] [--json]';
 const USAGE = `${DEMO_USAGE}\n  ${FIT_USAGE}`;
 const DATASET = 'vlad_learn';
 
@@ -28,6 +30,7 @@ interface LearnDemoOptions {
   interventions: number;
   trainMinutes: number;
   evalEpisodes: number;
+  history: number;
   tasks: TaskName[];
   batch: number;
   stepsPerPass: number;
@@ -49,7 +52,7 @@ export async function run(args: string[]): Promise<number> {
   return command({
     name: 'learn', usage: USAGE, positionals: { min: 1, max: 1 },
     options: {
-      variation: { type: 'string' }, interventions: { type: 'string' }, 'train-minutes': { type: 'string' }, 'eval-episodes': { type: 'string' },
+      variation: { type: 'string' }, interventions: { type: 'string' }, 'train-minutes': { type: 'string' }, 'eval-episodes': { type: 'string' }, history: { type: 'string' },
       task: { type: 'string' }, batch: { type: 'string' }, 'steps-per-pass': { type: 'string' }, 'replay-fraction': { type: 'string' }, params: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
       bundle: { type: 'string' }, json: { type: 'boolean', default: false },
     },
@@ -62,6 +65,7 @@ export async function run(args: string[]): Promise<number> {
       interventions: flag.int('interventions', v.interventions, { min: 1, max: 100_000, default: 30 }),
       trainMinutes: flag.num('train-minutes', v['train-minutes'] ?? '10', { min: 0, max: 10_000, exclusiveMin: true }),
       evalEpisodes: flag.int('eval-episodes', v['eval-episodes'], { min: 1, max: 10_000, default: 10 }),
+      history: flag.int('history', v.history, { min: 0, max: 10_000, default: 0 }),
       tasks: v.task ? parseTasks(v.task) : [...TASK_NAMES],
       batch: flag.int('batch', v.batch, { min: 1, max: 1000, default: 6 }),
       stepsPerPass: flag.int('steps-per-pass', v['steps-per-pass'], { min: 1, max: 1_000_000, default: 200 }),
@@ -104,6 +108,7 @@ async function learnDemo(o: LearnDemoOptions): Promise<{ before: Table; after: T
     before[world] = await evaluate(o, world, undefined);
     say(`learn demo: before, ${world}: ${o.tasks.map((t) => `${t} ${pct(before[world][t])}`).join(', ')}`);
   }
+  if (o.history > 0) await recordHistory(o);
   const learning = await supervisedLearning(o, learnDir);
   const after: Table = { varied: {}, original: {} };
   for (const world of ['varied', 'original'] as const) {
@@ -112,9 +117,25 @@ async function learnDemo(o: LearnDemoOptions): Promise<{ before: Table; after: T
     say(`learn demo: after, ${world}: ${o.tasks.map((t) => `${t} ${pct(after[world][t])}`).join(', ')}`);
   }
   return {
-    variation: o.variation, tasks: o.tasks, eval_episodes: o.evalEpisodes, before, after, learning,
+    variation: o.variation, tasks: o.tasks, eval_episodes: o.evalEpisodes, history_episodes: o.history, before, after, learning,
     out: o.out, wall_s: Math.round((performance.now() - t0) / 100) / 10,
   };
+}
+
+/**
+ * The robot's life before its world changed: autonomous episodes on the original world, recorded
+ * (what `vlad run --record` keeps) into the dataset the learning daemon trains from. Seeds from
+ * their own stream (index 2000+): neither evaluation nor learning layouts.
+ */
+async function recordHistory(o: LearnDemoOptions): Promise<void> {
+  say(`learn demo: the robot's history: ${o.history} autonomous episodes per task on the original world, recorded for replay...`);
+  const overrides: ParamOverrides = {
+    robot: 'sim', mode: 'autonomous', seed: o.seed, sim: { clock: 'lockstep', variation: '' },
+    record: { dir: join(o.out, 'data'), dataset: DATASET },
+    ...(o.bundle ? { bundle: o.bundle } : {}),
+  };
+  const r = await simulate({ overrides, tasks: o.tasks, episodes: o.history, seed: deriveSeed(o.seed, 2000, 0), mode: 'lockstep', json: true });
+  say(`learn demo: history recorded: ${o.tasks.map((t) => `${t} ${r.tasks[t]?.successes ?? 0}/${r.tasks[t]?.episodes ?? 0} successful`).join(', ')}`);
 }
 
 interface LearningReport {

@@ -100,6 +100,7 @@ const USAGE_ERRORS: [string[], RegExp][] = [
   [['learn', 'demo'], /^vlad learn: --variation is required/],
   [['learn', 'demo', '--variation', 'light.gain=1'], /^vlad learn: --variation: give a world that differs/],
   [['learn', 'demo', '--variation', 'light.gain=9'], /^vlad learn: --variation: light\.gain: 9 x is out of range/],
+  [['learn', 'demo', '--variation', 'workspace.dx=0.06', '--history', '1.5'], /^vlad learn: --history: expected an integer in \[0, 10000\], got '1\.5'/],
   [['learn', 'teach', '--variation', 'light.gain=2'], /^vlad learn: learn teach: the subcommand is demo/],
   [['learn', 'demo', '--variation', 'light.gain=2', '--interventions', '0'], /^vlad learn: --interventions: expected an integer/],
   [['sim', '--task', 'pick', '--episodes', '1', '--supervise', '--policy', 'expert'], /^vlad sim: --supervise watches the bundle's policy/],
