@@ -86,13 +86,14 @@ export async function run(args: string[]): Promise<number> {
 const say = (line: string) => process.stderr.write(`${line}\n`);
 const pct = (x: number | undefined) => (x === undefined ? '-' : `${Math.round(x * 100)}%`);
 
+/** The shipped model acting alone, in lockstep, on one of the two worlds (evaluation and history). */
+function autonomousRun(o: LearnDemoOptions, world: WorldName): ParamOverrides {
+  return { robot: 'sim', mode: 'autonomous', seed: o.seed, sim: { clock: 'lockstep', variation: world === 'varied' ? o.variation : '' }, ...(o.bundle ? { bundle: o.bundle } : {}) };
+}
+
 /** Success per task on one world, with whatever adapter the store serves (none without a store). */
 async function evaluate(o: LearnDemoOptions, world: WorldName, learnDir: string | undefined): Promise<Record<string, number>> {
-  const overrides: ParamOverrides = {
-    robot: 'sim', mode: 'autonomous', seed: o.seed, sim: { clock: 'lockstep', variation: world === 'varied' ? o.variation : '' },
-    ...(o.bundle ? { bundle: o.bundle } : {}),
-    ...(learnDir ? { training: { dir: learnDir } } : {}),
-  };
+  const overrides: ParamOverrides = { ...autonomousRun(o, world), ...(learnDir ? { training: { dir: learnDir } } : {}) };
   // Evaluation seeds: the same before and after (paired), never those the learning episodes use.
   const r = await simulate({ overrides, tasks: o.tasks, episodes: o.evalEpisodes, seed: o.seed, mode: 'lockstep', json: true });
   return Object.fromEntries(Object.entries(r.tasks).map(([task, t]) => [task, t.success_rate]));
@@ -129,11 +130,7 @@ async function learnDemo(o: LearnDemoOptions): Promise<{ before: Table; after: T
  */
 async function recordHistory(o: LearnDemoOptions): Promise<void> {
   say(`learn demo: the robot's history: ${o.history} autonomous episodes per task on the original world, recorded for replay...`);
-  const overrides: ParamOverrides = {
-    robot: 'sim', mode: 'autonomous', seed: o.seed, sim: { clock: 'lockstep', variation: '' },
-    record: { dir: join(o.out, 'data'), dataset: DATASET },
-    ...(o.bundle ? { bundle: o.bundle } : {}),
-  };
+  const overrides: ParamOverrides = { ...autonomousRun(o, 'original'), record: { dir: join(o.out, 'data'), dataset: DATASET } };
   const r = await simulate({ overrides, tasks: o.tasks, episodes: o.history, seed: deriveSeed(o.seed, 2000, 0), mode: 'lockstep', json: true });
   say(`learn demo: history recorded: ${o.tasks.map((t) => `${t} ${r.tasks[t]?.successes ?? 0}/${r.tasks[t]?.episodes ?? 0} successful`).join(', ')}`);
 }
