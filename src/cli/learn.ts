@@ -21,7 +21,7 @@ import { command, flag, UsageError } from './args.js';
 import { FIT_USAGE, runFit } from './learn-fit.js';
 import { parseTasks, simulate } from './sim.js';
 
-const DEMO_USAGE = 'vlad learn demo --variation KEY=VALUE[,...] [--interventions N] [--train-minutes M] [--eval-episodes E] [--history N] [--task T|all] [--batch K] [--steps-per-pass S] [--replay-fraction F] [--params FILE] [--seed S] [--out DIR] [--bundle DIR] [--json]';
+const DEMO_USAGE = 'vlad learn demo --variation KEY=VALUE[,...] [--interventions N] [--train-minutes M] [--eval-episodes E] [--curve-episodes C] [--history N] [--task T|all] [--batch K] [--steps-per-pass S] [--replay-fraction F] [--params FILE] [--seed S] [--out DIR] [--bundle DIR] [--json]';
 const USAGE = `${DEMO_USAGE}\n  ${FIT_USAGE}`;
 const DATASET = 'vlad_learn';
 
@@ -30,6 +30,8 @@ interface LearnDemoOptions {
   interventions: number;
   trainMinutes: number;
   evalEpisodes: number;
+  /** Episodes per task of each point of the curve between before and after (0: only those two). */
+  curveEpisodes: number;
   history: number;
   tasks: TaskName[];
   batch: number;
@@ -52,7 +54,7 @@ export async function run(args: string[]): Promise<number> {
   return command({
     name: 'learn', usage: USAGE, positionals: { min: 1, max: 1 },
     options: {
-      variation: { type: 'string' }, interventions: { type: 'string' }, 'train-minutes': { type: 'string' }, 'eval-episodes': { type: 'string' }, history: { type: 'string' },
+      variation: { type: 'string' }, interventions: { type: 'string' }, 'train-minutes': { type: 'string' }, 'eval-episodes': { type: 'string' }, 'curve-episodes': { type: 'string' }, history: { type: 'string' },
       task: { type: 'string' }, batch: { type: 'string' }, 'steps-per-pass': { type: 'string' }, 'replay-fraction': { type: 'string' }, params: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
       bundle: { type: 'string' }, json: { type: 'boolean', default: false },
     },
@@ -60,11 +62,14 @@ export async function run(args: string[]): Promise<number> {
     if (pos[0] !== 'demo') throw new UsageError(`learn ${pos[0]}: the subcommand is demo (or fit)`);
     const variation = flag.variation('variation', flag.required('variation', v.variation));
     if (variation === '') throw new UsageError('--variation: give a world that differs from the original (e.g. workspace.dx=0.06)');
+    const evalEpisodes = flag.int('eval-episodes', v['eval-episodes'], { min: 1, max: 10_000, default: 10 });
     const o: LearnDemoOptions = {
       variation,
       interventions: flag.int('interventions', v.interventions, { min: 1, max: 100_000, default: 30 }),
       trainMinutes: flag.num('train-minutes', v['train-minutes'] ?? '10', { min: 0, max: 10_000, exclusiveMin: true }),
-      evalEpisodes: flag.int('eval-episodes', v['eval-episodes'], { min: 1, max: 10_000, default: 10 }),
+      evalEpisodes,
+      // By default the curve's points use the evaluation's own seeds: its ends are before and after.
+      curveEpisodes: flag.int('curve-episodes', v['curve-episodes'], { min: 0, max: 10_000, default: evalEpisodes }),
       history: flag.int('history', v.history, { min: 0, max: 10_000, default: 0 }),
       tasks: v.task ? parseTasks(v.task) : [...TASK_NAMES],
       batch: flag.int('batch', v.batch, { min: 1, max: 1000, default: 6 }),
@@ -78,7 +83,7 @@ export async function run(args: string[]): Promise<number> {
     };
     const report = await learnDemo(o);
     if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-    else process.stdout.write(`${table(report.before, report.after, o.tasks)}\n${summaryLine(report)}\n`);
+    else process.stdout.write(`${table(report.success, o.tasks)}\n${curveLines(report.curve, o.tasks)}\n${summaryLine(report)}\n`);
     return 0;
   });
 }
@@ -91,34 +96,69 @@ function autonomousRun(o: LearnDemoOptions, world: WorldName): ParamOverrides {
   return { robot: 'sim', mode: 'autonomous', seed: o.seed, sim: { clock: 'lockstep', variation: world === 'varied' ? o.variation : '' }, ...(o.bundle ? { bundle: o.bundle } : {}) };
 }
 
-/** Success per task on one world, with whatever adapter the store serves (none without a store). */
-async function evaluate(o: LearnDemoOptions, world: WorldName, learnDir: string | undefined): Promise<Record<string, number>> {
-  const overrides: ParamOverrides = { ...autonomousRun(o, world), ...(learnDir ? { training: { dir: learnDir } } : {}) };
+/**
+ * Success per task on one world: the shipped model alone, the adapter the store serves (its last
+ * known good; `learnDir`) or one adapter's PEFT directory (`adapterDir`).
+ */
+async function evaluate(o: LearnDemoOptions, world: WorldName, served: { learnDir?: string; adapterDir?: string }, episodes = o.evalEpisodes): Promise<Record<string, number>> {
+  const overrides: ParamOverrides = { ...autonomousRun(o, world), ...(served.learnDir ? { training: { dir: served.learnDir } } : {}) };
   // Evaluation seeds: the same before and after (paired), never those the learning episodes use.
-  const r = await simulate({ overrides, tasks: o.tasks, episodes: o.evalEpisodes, seed: o.seed, mode: 'lockstep', json: true });
+  const r = await simulate({ overrides, tasks: o.tasks, episodes, seed: o.seed, mode: 'lockstep', json: true, ...(served.adapterDir ? { adapter: served.adapterDir } : {}) });
   return Object.fromEntries(Object.entries(r.tasks).map(([task, t]) => [task, t.success_rate]));
 }
 
-async function learnDemo(o: LearnDemoOptions): Promise<{ before: Table; after: Table; learning: LearningReport } & Record<string, unknown>> {
+/** Success on the varied world of the adapter the robot kept (its last known good) after so many interventions. */
+interface CurvePoint { interventions: number; episodes: number; adapter: string; varied: Record<string, number> }
+
+/** What `learn demo --json` prints (the issue's shape; the rest is detail). */
+interface LearnDemoReport {
+  variation: string;
+  interventions: number;
+  train: { steps: number; seconds: number; passes: number; promotions: number; rollbacks: number; gate_refused: number };
+  success: Record<WorldName, { before: Record<string, number>; after: Record<string, number> }>;
+  curve: CurvePoint[];
+  tasks: TaskName[];
+  eval_episodes: number;
+  curve_episodes: number;
+  history_episodes: number;
+  learning: LearningReport;
+  out: string;
+  wall_s: number;
+}
+
+async function learnDemo(o: LearnDemoOptions): Promise<LearnDemoReport> {
   const t0 = performance.now();
   const learnDir = join(o.out, 'learning');
   say(`learn demo: world '${o.variation}', tasks ${o.tasks.join(',')}; ${o.evalEpisodes} evaluation episodes per task and world; learning until ${o.interventions} interventions (at most ${o.trainMinutes} min of idle training); work in ${o.out}`);
   const before: Table = { varied: {}, original: {} };
   for (const world of ['varied', 'original'] as const) {
     say(`learn demo: evaluating the shipped model on the ${world} world...`);
-    before[world] = await evaluate(o, world, undefined);
+    before[world] = await evaluate(o, world, {});
     say(`learn demo: before, ${world}: ${o.tasks.map((t) => `${t} ${pct(before[world][t])}`).join(', ')}`);
   }
   if (o.history > 0) await recordHistory(o);
-  const learning = await supervisedLearning(o, learnDir);
+  const curve: CurvePoint[] = [{ interventions: 0, episodes: 0, adapter: 'base', varied: before.varied }];
+  const learning = await supervisedLearning(o, learnDir, async (point) => {
+    if (o.curveEpisodes === 0) return;
+    say(`learn demo: curve: the robot now keeps adapter ${point.adapter} (after ${point.interventions} interventions); evaluating it on the varied world...`);
+    const varied = await evaluate(o, 'varied', { adapterDir: point.dir }, o.curveEpisodes);
+    say(`learn demo: curve: ${point.interventions} interventions: ${o.tasks.map((t) => `${t} ${pct(varied[t])}`).join(', ')}`);
+    curve.push({ interventions: point.interventions, episodes: point.episodes, adapter: point.adapter, varied });
+  });
   const after: Table = { varied: {}, original: {} };
   for (const world of ['varied', 'original'] as const) {
     say(`learn demo: evaluating the learnt adapter (${learning.served}) on the ${world} world...`);
-    after[world] = await evaluate(o, world, learnDir);
+    after[world] = await evaluate(o, world, { learnDir });
     say(`learn demo: after, ${world}: ${o.tasks.map((t) => `${t} ${pct(after[world][t])}`).join(', ')}`);
   }
+  curve.push({ interventions: learning.interventions, episodes: learning.episodes, adapter: learning.served, varied: after.varied });
   return {
-    variation: o.variation, tasks: o.tasks, eval_episodes: o.evalEpisodes, history_episodes: o.history, before, after, learning,
+    variation: o.variation,
+    interventions: learning.interventions,
+    train: { steps: learning.steps, seconds: learning.training_s, passes: learning.passes, promotions: learning.promoted, rollbacks: learning.rolled_back, gate_refused: learning.gate_refused },
+    success: { varied: { before: before.varied, after: after.varied }, original: { before: before.original, after: after.original } },
+    curve,
+    tasks: o.tasks, eval_episodes: o.evalEpisodes, curve_episodes: o.curveEpisodes, history_episodes: o.history, learning,
     out: o.out, wall_s: Math.round((performance.now() - t0) / 100) / 10,
   };
 }
@@ -144,6 +184,8 @@ interface LearningReport {
   /** Per batch: the share of policy-or-operator steps the operator took. */
   intervention_rate_by_batch: number[];
   passes: number;
+  /** Train steps over every pass (refused candidates included). */
+  steps: number;
   gate_refused: number;
   promoted: number;
   committed: number;
@@ -155,8 +197,14 @@ interface LearningReport {
   adapters: Record<string, unknown>[];
 }
 
-/** The learning phase: supervised episodes in batches, the daemon's trainer running in the gaps. */
-async function supervisedLearning(o: LearnDemoOptions, learnDir: string): Promise<LearningReport> {
+interface KeptAdapter { interventions: number; episodes: number; adapter: string; dir: string }
+
+/**
+ * The learning phase: supervised episodes in batches, the daemon's trainer running in the gaps.
+ * `onKept` runs (training paused, so its time is not training time) whenever the adapter the robot
+ * keeps, its last known good, changes.
+ */
+async function supervisedLearning(o: LearnDemoOptions, learnDir: string, onKept: (k: KeptAdapter) => Promise<void>): Promise<LearningReport> {
   const overrides: ParamOverrides = {
     robot: 'sim', mode: 'intervention', seed: o.seed, sim: { clock: 'lockstep', variation: o.variation },
     record: { dir: join(o.out, 'data'), dataset: DATASET },
@@ -171,6 +219,18 @@ async function supervisedLearning(o: LearnDemoOptions, learnDir: string): Promis
   const rates: number[] = [];
   let episodes = 0, interventions = 0, successes = 0, trainingMs = 0;
   const budgetMs = o.trainMinutes * 60_000;
+  type Listed = { id: string; dir: string; last_good: boolean; steps: number };
+  const listed = () => daemon.learning.list().adapters as unknown as Listed[];
+  let kept = 'base';
+  const checkKept = async () => {
+    const good = listed().find((a) => a.last_good);
+    if (!good || good.id === kept) return;
+    kept = good.id;
+    daemon.learning.pause();
+    await waitStoodDown(learningStatus);
+    await onKept({ interventions, episodes, adapter: good.id, dir: good.dir });
+    daemon.learning.resume();
+  };
   try {
     await daemon.start();
     say(`learn demo: learning on ${daemon.policy!.modelVersion}, world '${o.variation}', supervised (intervention mode); data in ${daemon.datasetDir}`);
@@ -195,6 +255,7 @@ async function supervisedLearning(o: LearnDemoOptions, learnDir: string): Promis
       }
       rates.push(acted ? Math.round((taken / acted) * 1000) / 1000 : 0);
       batch++;
+      await checkKept();
       if (lastPassDone) { if (!learningStatus().trial) break; continue; }
       // The idle gap: the daemon sees no episode and no operator, and its trainer runs a pass.
       const gap = performance.now();
@@ -209,14 +270,14 @@ async function supervisedLearning(o: LearnDemoOptions, learnDir: string): Promis
     // A health window still open when the budget ran out: not proven, so not what the robot keeps.
     if (learningStatus().trial) { say('learn demo: the training budget ended inside a health window: rolling that adapter back'); await daemon.learning.rollback(); }
     const c = learningStatus().counts;
-    const list = daemon.learning.list();
+    const list = listed();
     return {
       episodes, interventions, interventions_by_reason: byReason, episode_success_rate: episodes ? successes / episodes : 0, intervention_rate_by_batch: rates,
-      passes: c.passes ?? 0, gate_refused: c.gate_refused ?? 0, promoted: c.promoted ?? 0, committed: c.committed ?? 0, rolled_back: c.rolled_back ?? 0,
+      passes: c.passes ?? 0, steps: list.reduce((n, a) => n + a.steps, 0), gate_refused: c.gate_refused ?? 0, promoted: c.promoted ?? 0, committed: c.committed ?? 0, rolled_back: c.rolled_back ?? 0,
       training_s: Math.round(trainingMs / 100) / 10, served: learningStatus().adapter?.active ?? 'base',
       replay_fraction: o.replayFraction,
       training_params: config.params.training,
-      adapters: list.adapters.map((a) => ({ id: a.id, parent: a.parent, steps: a.steps, gate: a.gate, status: a.status, last_good: a.last_good })),
+      adapters: daemon.learning.list().adapters.map((a) => ({ id: a.id, parent: a.parent, steps: a.steps, gate: a.gate, status: a.status, last_good: a.last_good })),
     };
   } finally {
     await daemon.shutdown();
@@ -271,14 +332,19 @@ async function waitStoodDown(status: () => { state: string }): Promise<void> {
   while (status().state === 'training' || status().state === 'gating') await new Promise((r) => setTimeout(r, 100));
 }
 
-function table(before: Table, after: Table, tasks: readonly string[]): string {
+function table(success: LearnDemoReport['success'], tasks: readonly string[]): string {
   const rows = [['task', 'world', 'before', 'after']];
-  for (const world of ['varied', 'original'] as const) for (const t of tasks) rows.push([t, world, pct(before[world][t]), pct(after[world][t])]);
+  for (const world of ['varied', 'original'] as const) for (const t of tasks) rows.push([t, world, pct(success[world].before[t]), pct(success[world].after[t])]);
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ')).join('\n');
 }
 
-function summaryLine(r: Record<string, unknown>): string {
-  const l = r.learning as LearningReport;
-  return `learning: ${l.episodes} supervised episodes, ${l.interventions} interventions (${Object.entries(l.interventions_by_reason).map(([k, n]) => `${k} ${n}`).join(', ')}), operator share by batch ${l.intervention_rate_by_batch.map(pct).join(' ')}; ${l.passes} passes (${l.gate_refused} refused by the gate), ${l.promoted} promoted, ${l.committed} kept, ${l.rolled_back} rolled back; ${l.training_s} s of idle training; serving ${l.served}. Work in ${r.out as string}`;
+function curveLines(curve: readonly CurvePoint[], tasks: readonly string[]): string {
+  return ['success on the varied world against interventions (the adapter the robot kept):',
+    ...curve.map((p) => `  ${String(p.interventions).padStart(4)}  ${tasks.map((t) => `${t} ${pct(p.varied[t])}`.padEnd(t.length + 6)).join(' ')} ${p.adapter}`)].join('\n');
+}
+
+function summaryLine(r: LearnDemoReport): string {
+  const l = r.learning;
+  return `learning: ${l.episodes} supervised episodes, ${l.interventions} interventions (${Object.entries(l.interventions_by_reason).map(([k, n]) => `${k} ${n}`).join(', ')}), operator share by batch ${l.intervention_rate_by_batch.map(pct).join(' ')}; ${l.passes} passes (${l.gate_refused} refused by the gate), ${l.promoted} promoted, ${l.committed} kept, ${l.rolled_back} rolled back; ${l.training_s} s of idle training; serving ${l.served}. Work in ${r.out}`;
 }

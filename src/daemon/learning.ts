@@ -285,7 +285,10 @@ export class LearningManager {
     const h = this.params.health;
     this.trial = {
       id, previous,
-      window: new OnlineWindow({ episodes: h.episodes, maxSuccessDrop: h.max_success_drop, maxInterventionRise: h.max_intervention_rise, maxClampRise: h.max_clamp_rise, maxNonFinite: h.max_non_finite }, this.history.size ? this.history.summary() : null),
+      window: new OnlineWindow({
+        episodes: h.episodes, maxSuccessDrop: h.max_success_drop, maxInterventionRise: h.max_intervention_rise, maxClampRise: h.max_clamp_rise, maxNonFinite: h.max_non_finite,
+        maxTaskInterventionRise: h.max_task_intervention_rise, minTaskEpisodes: h.min_task_episodes,
+      }, this.history.episodes()),
     };
     this.counts.promoted++;
     this.host.metrics.adapter('promoted');
@@ -314,7 +317,7 @@ export class LearningManager {
   /** An episode ended: new data for the next pass; a fact for the serving adapter's record or its health window. */
   async onEpisodeEnd(o: EpisodeOutcome): Promise<void> {
     const facts: EpisodeFacts = {
-      success: o.success, truncated: o.truncated, steps: o.steps, policySteps: o.sources.policy ?? 0, interventionSteps: o.sources.intervention ?? 0,
+      task: o.scene?.task ?? o.instruction, success: o.success, truncated: o.truncated, steps: o.steps, policySteps: o.sources.policy ?? 0, interventionSteps: o.sources.intervention ?? 0,
       clampedTicks: this.clampedTicks, nonFinite: this.nonFinite,
     };
     this.clampedTicks = 0;
@@ -407,7 +410,8 @@ export class LearningManager {
       bundle: b.bundle,
       adapters: b.store.list().map((a) => ({
         id: a.id, parent: a.parent, steps: a.steps, created_at: a.created_at, base_bundle: a.base_bundle, gate: a.gate?.passed ?? null,
-        active: s.active === a.id, last_good: s.last_good === a.id, status: a.history.at(-1)?.event ?? null, metrics: a.metrics,
+        // Its PEFT directory: what `vlad sim --adapter` (or any PEFT loader) reads.
+        dir: join(b.store.dir, a.id), active: s.active === a.id, last_good: s.last_good === a.id, status: a.history.at(-1)?.event ?? null, metrics: a.metrics,
       })),
     };
   }

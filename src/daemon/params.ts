@@ -87,7 +87,12 @@ export type TrainingParams = Omit<TrainingConfig, 'checkpoint_every' | 'cache_se
   /** Trainer state and (without ota.dir) the adapters; "": <ota.dir or record.dir>/learning. */
   dir: string;
   /** The promoted adapter's online window: episodes with the policy acting, and what rolls it back. */
-  health: { episodes: number; max_success_drop: number; max_intervention_rise: number; max_clamp_rise: number; max_non_finite: number };
+  /**
+   * The promoted adapter's online window: over its next `episodes` episodes against the replaced
+   * adapter's recent ones; `max_task_intervention_rise` per task (the sim's task, else the
+   * instruction) where both hold `min_task_episodes` of it.
+   */
+  health: { episodes: number; max_success_drop: number; max_intervention_rise: number; max_clamp_rise: number; max_non_finite: number; max_task_intervention_rise: number; min_task_episodes: number };
 };
 
 export interface NodeParams {
@@ -264,6 +269,7 @@ export const PARAMS_SCHEMA = {
           properties: {
             episodes: { type: 'integer', minimum: 1, maximum: 10000 }, max_success_drop: { type: 'number', minimum: 0, maximum: 1 },
             max_intervention_rise: { type: 'number', minimum: 0, maximum: 1 }, max_clamp_rise: { type: 'number', minimum: 0, maximum: 1 }, max_non_finite: { type: 'integer', minimum: 0 },
+            max_task_intervention_rise: { type: 'number', minimum: 0, maximum: 1 }, min_task_episodes: { type: 'integer', minimum: 1, maximum: 10000 },
           },
         },
       },
@@ -318,7 +324,7 @@ export const DEFAULT_PARAMS: NodeParams = {
     enabled: true, dir: '', idle_after_s: 0, step_budget_ms: 0, max_steps_per_pass: 0,
     lr: 3e-4, warmup_steps: 10, seed: 0, weights: { intervention: 4, teleop: 2, policy: 1 }, pre_takeover_s: 1.0,
     replay_fraction: 0.3, window_stride: 1, holdout_every: 5, gate: { max_windows: 64, min_improvement: 0, max_regression: 0.05 },
-    health: { episodes: 6, max_success_drop: 0.2, max_intervention_rise: 0.1, max_clamp_rise: 0.15, max_non_finite: 0 },
+    health: { episodes: 6, max_success_drop: 0.2, max_intervention_rise: 0.1, max_clamp_rise: 0.15, max_non_finite: 0, max_task_intervention_rise: 0.2, min_task_episodes: 2 },
   },
   joint_names: ['joint1', 'joint2', 'joint3', 'joint4', 'joint5', 'joint6', 'gripper'],
   camera_topics: { scene: '/cameras/scene/image_raw', wrist: '/cameras/wrist/image_raw' },

@@ -2,10 +2,15 @@
 // compared with the same facts of the adapter it replaced (its recent episodes). Non-finite chunks
 // roll back at once; otherwise, after `episodes` episodes, a success rate that fell, an intervention
 // rate or a clamp rate that rose by more than the limits rolls back, and anything else commits.
+// The intervention rate is also compared task by task: an adapter that helps two tasks and breaks a
+// third can keep the overall rate flat (measured: pick and place better, touch taken over 4 times
+// in 5), so each task the window and the baseline both saw often enough is judged on its own.
 // Episodes of the operator alone (teleop) say nothing about the adapter and are not counted.
 
 /** What one finished episode says about the adapter that planned it. */
 export interface EpisodeFacts {
+  /** What was asked: the simulated scene's task, else the instruction (a robot's tasks are its instructions). */
+  task: string;
   success: boolean;
   /** Cut short without an outcome: counts for rates, not for success. */
   truncated: boolean;
@@ -30,6 +35,9 @@ export interface OnlineWindowLimits {
   /** Largest rise in the share of clamped ticks (0-1). */
   maxClampRise: number;
   maxNonFinite: number;
+  /** Largest rise in one task's operator share (0-1), judged where the window and the baseline each hold `minTaskEpisodes` of it. */
+  maxTaskInterventionRise: number;
+  minTaskEpisodes: number;
 }
 
 export interface EpisodeSummary {
@@ -58,10 +66,18 @@ export function summarize(facts: readonly EpisodeFacts[]): EpisodeSummary {
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
+/** The facts grouped by task. */
+export function byTask(facts: readonly EpisodeFacts[]): Map<string, EpisodeFacts[]> {
+  const out = new Map<string, EpisodeFacts[]>();
+  for (const f of facts) out.set(f.task, [...(out.get(f.task) ?? []), f]);
+  return out;
+}
+
 /** The recent episodes of the adapter that serves now: a promotion's baseline. */
 export class EpisodeHistory {
   private readonly facts: EpisodeFacts[] = [];
-  constructor(private readonly keep = 20) {}
+  // 30: about ten a task for a robot that cycles through three, so a task's rate means something.
+  constructor(private readonly keep = 30) {}
   add(f: EpisodeFacts): void {
     if (f.policySteps + f.interventionSteps === 0) return;
     this.facts.push(f);
@@ -69,15 +85,24 @@ export class EpisodeHistory {
   }
   clear(): void { this.facts.length = 0; }
   summary(): EpisodeSummary { return summarize(this.facts); }
+  /** A copy of the episodes kept, oldest first. */
+  episodes(): EpisodeFacts[] { return [...this.facts]; }
   get size(): number { return this.facts.length; }
 }
 
 export class OnlineWindow {
   private readonly facts: EpisodeFacts[] = [];
+  /** The replaced adapter's figures (null: no episodes, only the absolute limits apply). */
+  readonly baseline: EpisodeSummary | null;
+  private readonly baselineByTask: Map<string, EpisodeFacts[]>;
 
-  /** baseline: the replaced adapter's recent episodes (none: only the absolute limits apply). */
-  constructor(readonly limits: OnlineWindowLimits, readonly baseline: EpisodeSummary | null) {
+  /** baselineEpisodes: the replaced adapter's recent episodes (none: only the absolute limits apply). */
+  constructor(readonly limits: OnlineWindowLimits, baselineEpisodes: readonly EpisodeFacts[]) {
     if (!(limits.episodes >= 1)) throw new RangeError(`online window: episodes must be >= 1 (got ${limits.episodes})`);
+    if (!(limits.minTaskEpisodes >= 1)) throw new RangeError(`online window: minTaskEpisodes must be >= 1 (got ${limits.minTaskEpisodes})`);
+    const acting = baselineEpisodes.filter((f) => f.policySteps + f.interventionSteps > 0);
+    this.baseline = acting.length ? summarize(acting) : null;
+    this.baselineByTask = byTask(acting);
   }
 
   get counted(): number { return this.facts.length; }
@@ -99,6 +124,14 @@ export class OnlineWindow {
       }
       if (now.clampRate - b.clampRate > this.limits.maxClampRise) {
         return { outcome: 'rolled_back', reason: `the safety filter clamped ${pct(now.clampRate)} of ticks, ${pct(b.clampRate)} before (a rise of at most ${pct(this.limits.maxClampRise)} allowed)`, summary: now };
+      }
+      for (const [task, facts] of byTask(this.facts)) {
+        const before = this.baselineByTask.get(task) ?? [];
+        if (facts.length < this.limits.minTaskEpisodes || before.length < this.limits.minTaskEpisodes) continue;
+        const was = summarize(before).interventionRate, is = summarize(facts).interventionRate;
+        if (is - was > this.limits.maxTaskInterventionRise) {
+          return { outcome: 'rolled_back', reason: `${task}: the operator took ${pct(is)} of the steps over ${facts.length} episodes, ${pct(was)} over ${before.length} before (a rise of at most ${pct(this.limits.maxTaskInterventionRise)} a task allowed)`, summary: now };
+        }
       }
     }
     return { outcome: 'committed', summary: now };
