@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import process from 'node:process';
 import { commandLogger } from '../core/index.js';
-import { Daemon, loadDaemonConfig, type EpisodeOutcome, type ParamOverrides } from '../daemon/index.js';
+import { Daemon, loadDaemonConfig, type ParamOverrides } from '../daemon/index.js';
 import { deriveSeed, TASK_NAMES, type TaskName } from '../sim/index.js';
 import { command, flag, UsageError } from './args.js';
 import { FIT_USAGE, runFit } from './learn-fit.js';
@@ -243,7 +243,7 @@ async function supervisedLearning(o: LearnDemoOptions, learnDir: string, onKept:
       for (let k = 0; k < o.batch; k++) {
         const task = o.tasks[(batch * o.batch + k) % o.tasks.length]!;
         // Learning seeds come from their own stream (index 1000+): evaluation layouts are never trained on.
-        const outcome = await superviseEpisode(daemon, task, deriveSeed(o.seed, 1000 + batch, k));
+        const outcome = await daemon.runEpisode({ task, seed: deriveSeed(o.seed, 1000 + batch, k), supervise: true });
         episodes++;
         if (outcome.success) successes++;
         const takeovers = outcome.scene?.takeovers ?? [];
@@ -282,21 +282,6 @@ async function supervisedLearning(o: LearnDemoOptions, learnDir: string, onKept:
   } finally {
     await daemon.shutdown();
   }
-}
-
-/** One supervised episode in lockstep: the policy acts, the scripted operator watches from the first tick. */
-async function superviseEpisode(daemon: Daemon, task: TaskName, seed: number): Promise<EpisodeOutcome> {
-  await daemon.startEpisode({ task, seed });
-  const ended = daemon.episodes!.whenEnded();
-  await daemon.setScriptedOperator(true);
-  while (daemon.episodes!.isOpen) await daemon.stepLockstep();
-  const outcome = await ended;
-  await daemon.episodes!.pendingEnd;
-  await daemon.setScriptedOperator(false);
-  // Lockstep time moves only when stepped: tick (unrecorded, between episodes) until the loop has
-  // handed back from the operator, as it would on its own in realtime.
-  for (let i = 0; i < 500 && daemon.controlLoop?.operatorEngaged; i++) await daemon.stepLockstep();
-  return outcome;
 }
 
 /**

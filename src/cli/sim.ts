@@ -141,22 +141,16 @@ export async function simulate(o: SimulateOptions): Promise<SimRunReport> {
       const list: EpisodeOutcome[] = [];
       outcomes.set(task, list);
       for (let ep = 0; ep < o.episodes; ep++) {
-        const req = { task, seed: deriveSeed(o.seed, ti, ep), swapInstruction: o.swapInstruction ?? false };
+        const req = { task, seed: deriveSeed(o.seed, ti, ep), swapInstruction: o.swapInstruction ?? false, supervise: o.supervise ?? false };
         let outcome: EpisodeOutcome;
-        if (o.mode === 'lockstep' && !o.supervise) {
+        if (o.mode === 'lockstep') {
           outcome = await daemon.runEpisode(req, async () => { if (++ticks % 2 === 0) await capture(); });
         } else {
           await daemon.startEpisode(req);
-          const ended = daemon.episodes!.whenEnded();
-          // the supervisor watches from the episode's first tick (starting an episode stops the operator)
-          if (o.supervise) await daemon.setScriptedOperator(true);
-          if (o.mode === 'lockstep') {
-            while (daemon.episodes!.isOpen) { await daemon.stepLockstep(); if (++ticks % 2 === 0) await capture(); }
-          }
-          outcome = await ended;
+          outcome = await daemon.episodes!.whenEnded();
           // the outcome is out before the end has settled: the next episode may start only after it
           await daemon.episodes!.pendingEnd;
-          if (o.mode === 'realtime') ticks += outcome.steps;
+          ticks += outcome.steps;
         }
         list.push(outcome);
         o.onEpisode?.(outcome);

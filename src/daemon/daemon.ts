@@ -95,6 +95,11 @@ export interface EpisodeRequest {
   swapInstruction?: boolean;
   /** Simulated robot: the scripted operator drives (teleop mode) from the start. */
   operator?: boolean;
+  /**
+   * Simulated robot, intervention mode: the scripted operator watches the policy from the first
+   * tick and takes over when it goes wrong, as a person supervising (HG-DAgger).
+   */
+  supervise?: boolean;
   /** Simulated robot: the scene ends the episode (success, time limit); false: only episode.stop does (benchmarks). Default true. */
   autoEnd?: boolean;
 }
@@ -749,6 +754,7 @@ export class Daemon {
       if (!this.sim) throw new DaemonError('bad_request', 'task scenes exist only with the simulated robot; give an instruction');
       if (!isTaskName(req.task)) throw new DaemonError('bad_request', `unknown task '${String(req.task)}'`);
       if (req.operator && this.mode !== 'teleop') throw new DaemonError('refused', `the scripted operator drives a whole episode only in teleop mode (mode is ${this.mode})`);
+      if (req.supervise && this.mode !== 'intervention') throw new DaemonError('refused', `the scripted operator supervises the policy only in intervention mode (mode is ${this.mode})`);
       if (this.operatorRequested) { this.operatorRequested = false; await this.reconcile(); }
       const options: SceneOptions = { task: req.task, seed: req.seed ?? 0, ...(req.operatorSeed !== undefined ? { operatorSeed: req.operatorSeed } : {}), ...(req.operatorOptions ? { operator: req.operatorOptions } : {}), ...(req.swapInstruction ? { swapInstruction: true } : {}) };
       // No command may reach the arm between the reset and the loop taking the new state as its start.
@@ -761,12 +767,18 @@ export class Daemon {
       }
     } else if (!req.instruction?.trim()) {
       throw new DaemonError('bad_request', 'an episode needs an instruction (or, with the simulated robot, a task)');
+    } else if (req.operator || req.supervise) {
+      throw new DaemonError('bad_request', 'the scripted operator acts in task scenes of the simulated robot: give a task');
     }
     this.instruction = req.instruction?.trim() || scene!.instruction;
     this.store!.setInstruction(this.instruction);
     const id = episodes.begin(this.instruction, req.autoEnd === false ? undefined : scene);
     this.learning.noteBusy();
-    if (req.operator) { this.operatorRequested = true; await this.reconcile(); }
+    if (req.operator || req.supervise) {
+      this.operatorRole = req.supervise ? 'supervise' : 'drive';
+      this.operatorRequested = true;
+      await this.reconcile();
+    }
     return { id, instruction: this.instruction, ...(scene ? { scene } : {}) };
   }
 
@@ -824,6 +836,14 @@ export class Daemon {
       await this.stepLockstep();
       await onTick?.();
       await Promise.race([done, Promise.resolve()]);
+    }
+    // The next episode may start only once this one's end has settled (recorded, reported).
+    await episodes.pendingEnd;
+    if (req.supervise) {
+      await this.setScriptedOperator(false);
+      // Lockstep time moves only when stepped: tick (unrecorded, between episodes) until the loop
+      // has handed back from the operator, as it would on its own in realtime.
+      for (let i = 0; i < 500 && this.loop?.operatorEngaged; i++) await this.stepLockstep();
     }
     return outcome;
   }

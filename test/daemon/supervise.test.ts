@@ -24,13 +24,9 @@ async function runEpisodes(episodes: { task: 'pick' | 'place' | 'touch'; seed: n
   const out: EpisodeOutcome[] = [];
   try {
     await t.daemon.start();
-    for (const e of episodes) {
-      await t.daemon.startEpisode(e); // stops the operator of the episode before
-      if (supervise) await t.daemon.setScriptedOperator(true);
-      const ended = t.daemon.episodes!.whenEnded();
-      while (t.daemon.episodes!.isOpen) await t.daemon.stepLockstep();
-      out.push(await ended);
-    }
+    // EpisodeRequest.supervise: the operator watches from the first tick and hands back after the end.
+    for (const e of episodes) out.push(await t.daemon.runEpisode({ ...e, supervise }));
+    if (supervise) assert.equal(t.daemon.controlLoop?.operatorEngaged, false, 'the operator handed back between episodes');
     return out;
   } finally {
     await t.cleanup();
@@ -74,5 +70,21 @@ test('intervention mode: the supervising operator takes over a bad policy for a 
     assert.equal(episodes, 3);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a supervised episode is refused, with the reason, outside intervention mode or without a task scene; nothing starts', async () => {
+  for (const [mode, req, reason] of [
+    ['autonomous', { task: 'pick', seed: 1, supervise: true }, /supervises the policy only in intervention mode \(mode is autonomous\)/],
+    ['intervention', { instruction: 'pick up the red cube', supervise: true }, /scripted operator acts in task scenes of the simulated robot: give a task/],
+  ] as const) {
+    const t = await testDaemon({ mode, bundle: BAD_POLICY, sim: { clock: 'lockstep' } });
+    try {
+      await t.daemon.start();
+      await assert.rejects(t.daemon.startEpisode(req), reason);
+      assert.equal(t.daemon.episodes!.isOpen, false);
+    } finally {
+      await t.cleanup();
+    }
   }
 });
