@@ -12,3 +12,4 @@ export { raiseThreadPriority, resetThreadPriority, threadId, idleThreadPriority,
 export { CpuWake, IDLE_POLL_MODES, isIdlePollMode, probeIdleMachine, decideIdlePoll, type IdlePollMode, type CpuWakeOptions, type CpuWakeReport, type IdleMachine } from './cpu-wake.js';
 export { LoopLagProbe } from './loop-lag.js';
 export { writeFileAtomic, fsyncDir, readFileIfExists } from './files.js';
+export { appendEvent, EVENT_HISTORY } from './event-log.js';

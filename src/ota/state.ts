@@ -2,7 +2,7 @@
 // which installed bundle is active, which is the last known good one, whether the active one is
 // still in its health window, and the anti-rollback record. Written atomically, mode 0600.
 import semver from 'semver';
-import { readFileIfExists, writeFileAtomic } from '../core/index.js';
+import { appendEvent, readFileIfExists, writeFileAtomic } from '../core/index.js';
 import { OtaRefusal } from './errors.js';
 
 export interface OtaEvent { at: string; event: string; bundle: string | null; reason?: string }
@@ -24,7 +24,6 @@ export interface OtaState {
 
 export const emptyState = (): OtaState => ({ schema: 1, active: null, last_good: null, trial: null, highest: {}, ran: [], history: [] });
 
-const HISTORY = 100;
 
 export async function readState(file: string): Promise<OtaState> {
   const bytes = await readFileIfExists(file);
@@ -46,7 +45,7 @@ export async function writeState(file: string, s: OtaState): Promise<void> {
 
 export function withEvent(s: OtaState, event: string, bundle: string | null, reason?: string): OtaState {
   const e: OtaEvent = { at: new Date().toISOString(), event, bundle, ...(reason ? { reason } : {}) };
-  return { ...s, history: [...s.history, e].slice(-HISTORY) };
+  return { ...s, history: appendEvent(s.history, e) };
 }
 
 export const bundleId = (m: { name: string; version: string }): string => `${m.name}@${m.version}`;

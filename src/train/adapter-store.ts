@@ -14,13 +14,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { allFinite, type Manifest } from '../bundle/index.js';
-import { fsyncDir, readFileIfExists, writeFileAtomic } from '../core/index.js';
+import { appendEvent, fsyncDir, readFileIfExists, writeFileAtomic } from '../core/index.js';
 import { checkLineageInput, LINEAGE_FILE, parseLineage, type AdapterEventKind, type AdapterLineage, type LineageInput } from './lineage.js';
 import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE, parsePeftAdapter, writePeftAdapter } from './peft.js';
 
 const STATE_FILE = 'state.json';
 const STAGING = '.staging-';
-const HISTORY = 100;
 /** Creation time (sortable) and 6 random hex digits: unique across bundles, so a carried adapter never collides with one learnt here. */
 const ID_RE = /^\d{8}T\d{6}\d{3}Z-[0-9a-f]{6}$/;
 
@@ -244,7 +243,7 @@ export class AdapterStore {
   /** Appends to the adapter's own lineage history (after the state: the state decides, lineage records). */
   private async record(id: string, event: AdapterEventKind, reason?: string): Promise<void> {
     const l = this.get(id);
-    const next: AdapterLineage = { ...l, history: [...l.history, { at: now(), event, ...(reason ? { reason } : {}) }].slice(-HISTORY) };
+    const next: AdapterLineage = { ...l, history: appendEvent(l.history, { at: now(), event, ...(reason ? { reason } : {}) }) };
     await writeFileAtomic(join(this.dir, id, LINEAGE_FILE), `${JSON.stringify(next, null, 1)}\n`, 0o600);
     this.whole.set(id, next);
   }
@@ -252,7 +251,7 @@ export class AdapterStore {
 
 function withEvent(s: AdapterState, event: AdapterStoreEvent['event'], adapter: string | null, reason?: string): AdapterState {
   const e: AdapterStoreEvent = { at: now(), event, adapter, ...(reason ? { reason } : {}) };
-  return { ...s, history: [...s.history, e].slice(-HISTORY) };
+  return { ...s, history: appendEvent(s.history, e) };
 }
 
 async function exists(p: string): Promise<boolean> {
