@@ -151,7 +151,11 @@ async function learnDemo(o: LearnDemoOptions): Promise<LearnDemoReport> {
     after[world] = await evaluate(o, world, { learnDir });
     say(`learn demo: after, ${world}: ${o.tasks.map((t) => `${t} ${pct(after[world][t])}`).join(', ')}`);
   }
-  curve.push({ interventions: learning.interventions, episodes: learning.episodes, adapter: learning.served, varied: after.varied });
+  // The end: the kept adapter on the evaluation episodes (the last point again, if nothing changed since).
+  const end: CurvePoint = { interventions: learning.interventions, episodes: learning.episodes, adapter: learning.served, varied: after.varied };
+  const last = curve.at(-1)!;
+  if (last.adapter === end.adapter && last.interventions === end.interventions && curve.length > 1) curve[curve.length - 1] = end;
+  else curve.push(end);
   return {
     variation: o.variation,
     interventions: learning.interventions,
