@@ -1,6 +1,7 @@
 // `vlad bench control|delay|ops|ros ...`; anything else is the policy engine's `vlad bench --bundle`.
 // Benchmarks print figures (one JSON object with --json); they are not timed tests.
 import process from 'node:process';
+import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { isIdlePollMode, IDLE_POLL_MODES } from '../core/index.js';
 import { JOIN_METHODS } from '../control/index.js';
@@ -15,7 +16,7 @@ const SERVE_CLIENT_USAGE = 'vlad bench serve-client --protocol gr00t|openpi --en
 const SWAP_USAGE = 'vlad bench swap [--swaps N] [--rate HZ] [--quiet S] [--health-chunks N] [--health-s S] [--profile NAME] [--json]';
 const FAULTS_USAGE = 'vlad bench ota-faults [--trials N] [--kill-trials N] [--kill-at STAGE[,STAGE...]] [--profile NAME] [--json]   (run from a checkout: uses test/fixtures/ota)';
 const ROS_USAGE = 'vlad bench ros [--duration S] [--task pick|place|touch] [--seed N] [--bundle DIR] [--profile NAME] [--json]   (needs ROS 2 sourced: starts vlad sim-ros, then the daemon with --robot ros; --robot sim as the baseline)';
-const TRAIN_USAGE = 'vlad bench train --data DATASET_DIR [--steps N] [--stride K] [--normal-priority] [--bundle DIR] [--json]   (record one with vlad collect)';
+const TRAIN_USAGE = 'vlad bench train --data DATASET_DIR [--steps N] [--stride K] [--normal-priority] [--loop-seconds S] [--preemptions K] [--rate HZ] [--torch] [--bundle DIR] [--json]   (record one with vlad collect)';
 const OPS_CLIENT_USAGE = 'vlad bench ops-client --ops ENDPOINT [--request-rate N] [--duration S]   (the load generator of bench ops)';
 
 const progress = (l: string) => process.stderr.write(`${l}\n`);
@@ -41,14 +42,36 @@ export async function run(args: string[]): Promise<number> {
 function train(args: string[]): Promise<number> {
   return command({
     name: 'bench train', usage: TRAIN_USAGE,
-    options: { data: { type: 'string' }, steps: { type: 'string' }, stride: { type: 'string' }, bundle: { type: 'string' }, 'normal-priority': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+    options: {
+      data: { type: 'string' }, steps: { type: 'string' }, stride: { type: 'string' }, bundle: { type: 'string' }, 'normal-priority': { type: 'boolean', default: false },
+      'loop-seconds': { type: 'string' }, preemptions: { type: 'string' }, rate: { type: 'string' }, torch: { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
+    },
   }, args, async (v) => {
-    const { benchTrain } = await import('./bench-train.js');
-    const out = await benchTrain({
-      data: flag.required('data', v.data), bundle: v.bundle, progress, idlePriority: !v['normal-priority'],
-      steps: flag.int('steps', v.steps, { min: 1, max: 100_000, default: 200 }),
+    const { benchTrain, benchTrainLoop, runTorchReference, torchReferenceCommand } = await import('./bench-train.js');
+    const data = flag.required('data', v.data);
+    if (!existsSync(data)) throw new UsageError(`--data: no dataset at ${data} (record one with vlad collect)`);
+    const steps = flag.int('steps', v.steps, { min: 1, max: 100_000, default: 200 });
+    const loopSeconds = flag.num('loop-seconds', v['loop-seconds'] ?? '15', { min: 0, max: 3600 });
+    const preemptions = flag.int('preemptions', v.preemptions, { min: 1, max: 1000, default: 10 });
+    const rateHz = flag.num('rate', v.rate ?? '100', { min: 1, max: 2000 });
+    // 1. the trainer alone, through the scheduler's training lane
+    const out: Record<string, unknown> = await benchTrain({
+      data, bundle: v.bundle, progress, idlePriority: !v['normal-priority'], steps,
       stride: flag.int('stride', v.stride, { min: 1, max: 1000, default: 4 }),
     });
+    // 2. the same step in PyTorch, same machine, batch and threads (the ratio to beat); after 1, never beside it
+    const threads = 1; // the trainer's ORT sessions (training.threads default: the other core stays with control)
+    const command = torchReferenceCommand(steps, threads);
+    if (v.torch) {
+      progress(`bench train: the PyTorch reference: ${command.join(' ')}`);
+      const ref = runTorchReference(steps, threads);
+      const eager = (ref.eager as { steps_per_s: number }).steps_per_s;
+      out.torch_reference = { command: command.join(' '), ...ref, vlad_vs_torch_eager: Number(((out.train_steps_per_s as number) / eager).toFixed(2)) };
+    } else {
+      out.torch_reference = { command: command.join(' '), note: 'not run: add --torch (needs python3-torch)' };
+    }
+    // 3. the daemon's control loop without and with training, and preemption by episodes
+    if (loopSeconds > 0) out.loop = await benchTrainLoop({ data, bundle: v.bundle, rateHz, seconds: loopSeconds, preemptions, progress });
     print(out, v.json!);
     return 0;
   });
