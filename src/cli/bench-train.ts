@@ -130,6 +130,8 @@ export async function benchTrainLoop(o: BenchTrainLoopOptions) {
       await daemon.startEpisode({ task: 'touch', seed: 9000 + k });
       while ((status().counts.preempted ?? 0) === before) await sleep(2);
       preempt.push(status().preempt_ms!.last);
+      // A few recorded steps first: an empty episode is not written (RLDS consumers drop them).
+      while ((daemon.episodes!.current?.steps ?? 0) < 10) await sleep(10);
       await daemon.stopEpisode(false, true);
       await daemon.episodes!.pendingEnd;
     }
