@@ -209,6 +209,19 @@ class ResumeAndExport(unittest.TestCase):
             np.testing.assert_allclose(tens("expert.out"), o.numpy(), rtol=1e-4, atol=1e-5)
 
 
+    def test_trainable_prefixes_train_only_those_parameters(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            base, run = os.path.join(tmp, "base"), os.path.join(tmp, "run")
+            T.train(T.merge(TINY_CONF, {"steps": 2}), "", base, "cpu", episodes=synthetic_episodes(4))
+            conf = T.merge(TINY_CONF, {"steps": 3, "trainable": ["prefix.layers.", "expert."]})
+            T.train(conf, "", run, "cpu", episodes=synthetic_episodes(4), init=os.path.join(base, "last.pt"))
+            a = torch.load(os.path.join(base, "last.pt"))["model"]
+            b = torch.load(os.path.join(run, "last.pt"))["model"]
+            moved = {k for k in a if a[k].is_floating_point() and not torch.equal(a[k], b[k])}
+            self.assertTrue(moved, "something trained")
+            self.assertTrue(all(k.startswith(("prefix.layers.", "expert.")) for k in moved), sorted(moved))
+            self.assertTrue(any(k.startswith("prefix.layers.") for k in moved) and any(k.startswith("expert.") for k in moved))
+
     def test_packed_weights_build_the_same_policy_as_the_checkpoint(self):
         with tempfile.TemporaryDirectory() as tmp:
             run, packed = os.path.join(tmp, "run"), os.path.join(tmp, "packed.pt")

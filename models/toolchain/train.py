@@ -84,6 +84,9 @@ DEFAULT_CONFIG = {
     "lambdas": {"fast": 1.0, "flow": 1.0, "energy": 0.1, "l1_expert": 1.0, "l1": 0.0, "goal_kp": 0.0, "locate": 0.0,
                 "goal_ctx": 0.0},
     "ki_stop_gradient": True,
+    # Parameter-name prefixes that train (e.g. ["prefix.layers.", "expert."]); [] = all. The others
+    # keep their (warm-started) values: which part of the model must adapt to a new condition.
+    "trainable": [],
     "l1_trains_prefix": False,
     "pad_weight": 1.0,
     "optimizer": {"lr": 5e-4, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 1e-4, "warmup_steps": 200,
@@ -440,7 +443,11 @@ def train(conf: dict, data_dir: str, out: str, device: str = "auto", time_limit_
     net = Trainable(cfg, tok, fc["head_layers"], uses_goal_heads(conf)).to(device)
     oc = conf["optimizer"]
     decay, no_decay = [], []
+    trainable = list(conf.get("trainable") or [])
     for name, p in net.named_parameters():
+        if trainable and not any(name.startswith(t) for t in trainable):
+            p.requires_grad_(False)
+            continue
         (no_decay if p.ndim < 2 or "ln" in name or name.endswith("pos") or "emb" in name else decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": oc["weight_decay"]},
                              {"params": no_decay, "weight_decay": 0.0}], lr=oc["lr"], betas=tuple(oc["betas"]),
