@@ -49,18 +49,9 @@ def main(argv=None) -> int:
     if args.weights:
         BB.load_weights(policy, args.weights)
     gen = torch.Generator().manual_seed(0)
-    B, H, A, T = args.batch, cfg.chunk_length, cfg.action_dim, cfg.max_tokens
-    kvs, masks = [], []
-    with torch.no_grad():
-        for i in range(B):
-            n_words = 2 + i % 7
-            ids = [2 + int(x) for x in torch.randint(0, len(vocab) - 2, (n_words,), generator=gen)]
-            toks = torch.tensor([ids + [0] * (T - n_words)], dtype=torch.int64)
-            img = torch.randint(0, 256, (1, cfg.n_cameras, *cfg.image_hw, 3), generator=gen, dtype=torch.uint8)
-            k_i, m_i = policy.prefix(img, toks, torch.randn(1, cfg.state_dim, generator=gen))
-            kvs.append(k_i)
-            masks.append(m_i)
-    loss_inputs = [torch.cat(kvs, dim=2), torch.cat(masks, dim=0), torch.randn(B, H, A, generator=gen),
+    B, H, A = args.batch, cfg.chunk_length, cfg.action_dim
+    kv, mask = BB.prefix_batch(policy, len(vocab), B, gen)
+    loss_inputs = [kv, mask, torch.randn(B, H, A, generator=gen),
                    torch.randn(B, H, A, generator=gen), torch.rand(B, generator=gen)]
     n_lora = M.lora_size(cfg)
     opt_cfg = X.AdamW()

@@ -215,6 +215,23 @@ def export_vjp(policy: M.Policy, g: "Golden", graphs: Dict[str, dict], out: str,
     return parity
 
 
+def prefix_batch(policy: M.Policy, vocab_size: int, n: int, gen: torch.Generator):
+    """A training batch of prefix outputs (K/V, mask): n prefix passes on random images, instructions
+    of 2-8 words and states, batched as the trainer caches them (K/V [L, 2, n, P, D], mask [n, P])."""
+    cfg = policy.cfg
+    kvs, masks = [], []
+    with torch.no_grad():
+        for i in range(n):
+            n_words = 2 + i % 7
+            ids = [2 + int(x) for x in torch.randint(0, vocab_size - 2, (n_words,), generator=gen)]
+            toks = torch.tensor([ids + [0] * (cfg.max_tokens - n_words)], dtype=torch.int64)
+            img = torch.randint(0, 256, (1, cfg.n_cameras, *cfg.image_hw, 3), generator=gen, dtype=torch.uint8)
+            k_i, m_i = policy.prefix(img, toks, torch.randn(1, cfg.state_dim, generator=gen))
+            kvs.append(k_i)
+            masks.append(m_i)
+    return torch.cat(kvs, dim=2), torch.cat(masks, dim=0)
+
+
 def load_weights(policy: M.Policy, path: str) -> dict:
     """Copy a train.py checkpoint's weights into the policy (prefix, the expert matching the
     preset's kind, energy head) and return the checkpoint (norm stats, step, config, history)."""
@@ -347,17 +364,7 @@ def build(preset_name: str, seed: int, out: str, created_at: str, weights: str |
     if preset["training"]:
         Bt = 8
         log(f"building a training batch (Bt={Bt}) from {Bt} prefix passes")
-        kvs, masks = [], []
-        with torch.no_grad():
-            for i in range(Bt):
-                n_words = 2 + i % 7
-                ids = [2 + int(x) for x in torch.randint(0, len(vocab) - 2, (n_words,), generator=gen)]
-                toks = torch.tensor([ids + [0] * (T - n_words)], dtype=torch.int64)
-                img = torch.randint(0, 256, (1, C, 96, 96, 3), generator=gen, dtype=torch.uint8)
-                k_i, m_i = policy.prefix(img, toks, randn(1, Sd))
-                kvs.append(k_i)
-                masks.append(m_i)
-        tkv, tmask = torch.cat(kvs, dim=2), torch.cat(masks, dim=0)
+        tkv, tmask = prefix_batch(policy, len(vocab), Bt, gen)
         acts, noise, tt = randn(Bt, H, A), randn(Bt, H, A), torch.rand(Bt, generator=gen)
         lora = rand_lora(0.02)  # non-zero B, so the A gradients are non-zero too
         loss_inputs = [tkv, tmask, acts, noise, tt]
