@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { commandLogger, LoopLagProbe, packagePath, shippedBundlePath, summarize } from '../core/index.js';
 import { Daemon, loadDaemonConfig } from '../daemon/index.js';
 import { ComputeScheduler } from '../sched/index.js';
-import { Trainer, type StepResult } from '../train/index.js';
+import { DEFAULT_TRAINING_CONFIG, Trainer, type StepResult } from '../train/index.js';
 import { UsageError } from './args.js';
 
 export interface BenchTrainOptions { data: string; bundle?: string | undefined; steps: number; stride: number; idlePriority: boolean; progress: (line: string) => void }
@@ -92,7 +92,7 @@ export async function benchTrainLoop(o: BenchTrainLoopOptions) {
     ...(o.bundle ? { bundle: o.bundle } : {}),
   } });
   const daemon = new Daemon({ config, log: commandLogger(), rateHz: o.rateHz, learn: true });
-  const status = () => daemon.learning.status() as { state: string; reason: string | null; pass: { stage: string; step: number } | null; counts: Record<string, number>; preempt_ms: { last: number } | null };
+  const status = () => daemon.learning.status();
   const late: number[] = [];
   let misses = 0;
   const phase = () => {
@@ -126,9 +126,9 @@ export async function benchTrainLoop(o: BenchTrainLoopOptions) {
     for (let k = 0; k < o.preemptions; k++) {
       while (status().state !== 'training') await sleep(10);
       await sleep(200); // well inside the pass, at an arbitrary point of a unit
-      const before = status().counts.preempted ?? 0;
+      const before = status().counts.preempted;
       await daemon.startEpisode({ task: 'touch', seed: 9000 + k });
-      while ((status().counts.preempted ?? 0) === before) await sleep(2);
+      while (status().counts.preempted === before) await sleep(2);
       preempt.push(status().preempt_ms!.last);
       // A few recorded steps first: an empty episode is not written (RLDS consumers drop them).
       while ((daemon.episodes!.current?.steps ?? 0) < 10) await sleep(10);
@@ -146,12 +146,13 @@ export async function benchTrainLoop(o: BenchTrainLoopOptions) {
 /** The PyTorch reference step (models/toolchain/bench_train_step.py): the command, and its figures when asked to run it. */
 export const TORCH_REFERENCE_SCRIPT = join('models', 'toolchain', 'bench_train_step.py');
 
-export function torchReferenceCommand(steps: number, threads: number): string[] {
-  return ['/usr/bin/python3', packagePath(TORCH_REFERENCE_SCRIPT), '--batch', '8', '--steps', String(steps), '--threads', String(threads)];
+/** At the trainer's batch and with its ORT sessions' threads (as benchTrain opened them). */
+export function torchReferenceCommand(steps: number): string[] {
+  return ['/usr/bin/python3', packagePath(TORCH_REFERENCE_SCRIPT), '--batch', '8', '--steps', String(steps), '--threads', String(DEFAULT_TRAINING_CONFIG.threads)];
 }
 
-export function runTorchReference(steps: number, threads: number): Record<string, unknown> {
-  const [cmd, ...argv] = torchReferenceCommand(steps, threads);
+export function runTorchReference(steps: number): Record<string, unknown> {
+  const [cmd, ...argv] = torchReferenceCommand(steps);
   const r = spawnSync(cmd!, argv, { encoding: 'utf8', timeout: 30 * 60_000 });
   if (r.error || r.status !== 0) {
     const why = r.error ? r.error.message : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`);

@@ -60,11 +60,10 @@ function train(args: string[]): Promise<number> {
       stride: flag.int('stride', v.stride, { min: 1, max: 1000, default: 4 }),
     });
     // 2. the same step in PyTorch, same machine, batch and threads (the ratio to beat); after 1, never beside it
-    const threads = 1; // the trainer's ORT sessions (training.threads default: the other core stays with control)
-    const command = torchReferenceCommand(steps, threads);
+    const command = torchReferenceCommand(steps);
     if (v.torch) {
       progress(`bench train: the PyTorch reference: ${command.join(' ')}`);
-      const ref = runTorchReference(steps, threads);
+      const ref = runTorchReference(steps);
       const eager = (ref.eager as { steps_per_s: number }).steps_per_s;
       out.torch_reference = { command: command.join(' '), ...ref, vlad_vs_torch_eager: Number(((out.train_steps_per_s as number) / eager).toFixed(2)) };
     } else {

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import process from 'node:process';
 import { commandLogger } from '../core/index.js';
-import { Daemon, loadDaemonConfig, type ParamOverrides } from '../daemon/index.js';
+import { Daemon, loadDaemonConfig, type LearningStatus, type ParamOverrides } from '../daemon/index.js';
 import { deriveSeed, TASK_NAMES, type TaskName } from '../sim/index.js';
 import { command, flag, UsageError } from './args.js';
 import { FIT_USAGE, runFit } from './learn-fit.js';
@@ -45,8 +45,6 @@ interface LearnDemoOptions {
 }
 
 type WorldName = 'varied' | 'original';
-/** The part of the daemon's `train.status` this command reads. */
-interface LearningStatus { state: string; reason: string | null; counts: Record<string, number>; adapter: { active: string } | null; trial: unknown; pass: { stage: string; step: number; steps: number; loss: number | null } | null; last_pass: { adapter?: string; steps?: number; loss_first?: number; loss_last?: number; gate?: string; reasons?: string[] } | null }
 type Table = Record<WorldName, Record<string, number>>;
 
 export async function run(args: string[]): Promise<number> {
@@ -218,13 +216,12 @@ async function supervisedLearning(o: LearnDemoOptions, learnDir: string, onKept:
   // A params file (its training section: weights, lr, gate, health) tunes the learning daemon as it would `vlad run`.
   const config = await loadDaemonConfig({ overrides, ...(o.params ? { paramsFile: o.params } : {}) });
   const daemon = new Daemon({ config, log: commandLogger(), clock: 'lockstep', learn: true });
-  const learningStatus = () => daemon.learning.status() as unknown as LearningStatus;
+  const learningStatus = () => daemon.learning.status();
   const byReason: Record<string, number> = {};
   const rates: number[] = [];
   let episodes = 0, interventions = 0, successes = 0, trainingMs = 0;
   const budgetMs = o.trainMinutes * 60_000;
-  type Listed = { id: string; dir: string; last_good: boolean; steps: number };
-  const listed = () => daemon.learning.list().adapters as unknown as Listed[];
+  const listed = () => daemon.learning.list().adapters;
   let kept = 'base';
   const checkKept = async () => {
     const good = listed().find((a) => a.last_good);
@@ -274,14 +271,14 @@ async function supervisedLearning(o: LearnDemoOptions, learnDir: string, onKept:
     // A health window still open when the budget ran out: not proven, so not what the robot keeps.
     if (learningStatus().trial) { say('learn demo: the training budget ended inside a health window: rolling that adapter back'); await daemon.learning.rollback(); }
     const c = learningStatus().counts;
-    const list = listed();
+    const adapters = listed();
     return {
       episodes, interventions, interventions_by_reason: byReason, episode_success_rate: episodes ? successes / episodes : 0, intervention_rate_by_batch: rates,
-      passes: c.passes ?? 0, steps: list.reduce((n, a) => n + a.steps, 0), gate_refused: c.gate_refused ?? 0, promoted: c.promoted ?? 0, committed: c.committed ?? 0, rolled_back: c.rolled_back ?? 0,
+      passes: c.passes, steps: adapters.reduce((n, a) => n + a.steps, 0), gate_refused: c.gate_refused, promoted: c.promoted, committed: c.committed, rolled_back: c.rolled_back,
       training_s: Math.round(trainingMs / 100) / 10, served: learningStatus().adapter?.active ?? 'base',
       replay_fraction: o.replayFraction,
       training_params: config.params.training,
-      adapters: daemon.learning.list().adapters.map((a) => ({ id: a.id, parent: a.parent, steps: a.steps, gate: a.gate, status: a.status, last_good: a.last_good })),
+      adapters: adapters.map((a) => ({ id: a.id, parent: a.parent, steps: a.steps, gate: a.gate, status: a.status, last_good: a.last_good })),
     };
   } finally {
     await daemon.shutdown();
@@ -295,15 +292,15 @@ async function supervisedLearning(o: LearnDemoOptions, learnDir: string, onKept:
  */
 async function idleGap(daemon: Daemon, status: () => LearningStatus, budgetMs: number): Promise<void> {
   if (status().trial) return;
-  const passesBefore = status().counts.passes ?? 0;
-  const judged = () => (status().counts.passes ?? 0) > passesBefore;
+  const passesBefore = status().counts.passes;
+  const judged = () => status().counts.passes > passesBefore;
   const until = performance.now() + budgetMs;
   let lastLine = 0;
   for (;;) {
     const s = status();
     if ((judged() && s.state !== 'training' && s.state !== 'gating') || s.trial) {
       const last = s.last_pass;
-      if (last?.gate) say(`  pass -> adapter ${last.adapter} (${last.steps} steps, loss ${last.loss_first} -> ${last.loss_last}): gate ${last.gate}: ${(last.reasons ?? []).join('; ')}${s.trial ? '; it serves now, on trial' : ''}`);
+      if (last && 'gate' in last) say(`  pass -> adapter ${last.adapter} (${last.steps} steps, loss ${last.loss_first} -> ${last.loss_last}): gate ${last.gate}: ${last.reasons.join('; ')}${s.trial ? '; it serves now, on trial' : ''}`);
       return;
     }
     if (s.state === 'waiting' && s.reason) return; // nothing new to learn from

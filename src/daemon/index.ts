@@ -7,6 +7,6 @@ export { PARTS, partsFor, type PartSpec, type PartName, type PartContext } from 
 export { streamTable } from './streams.js';
 export { EpisodeManager, type EpisodeOutcome, type EpisodeEndReason } from './episodes.js';
 export { LoopStats, type DistributionMs } from './loop-stats.js';
-export { trainingConfigInput } from './learning.js';
+export { trainingConfigInput, type AdapterListing, type LastPass, type LearningStatus } from './learning.js';
 export { attachServing, opsMethods, serverCurve } from './serve.js';
 export { peerPolicy, readSecretFile, gr00tMapping, openpiMapping } from './peers.js';

@@ -64,6 +64,34 @@ interface PassProgress { pass: number; kind: string; step: number; of: number; l
 
 interface Trial { id: string; previous: string | null; window: OnlineWindow }
 
+/** The last pass: its candidate and the gate's verdict (telemetry `pass_done`), or why it failed. */
+export type LastPass =
+  | { adapter: string; pass: number; steps: number; loss_first: number; loss_last: number; gate: 'passed' | 'refused'; reasons: string[]; gate_ms: number }
+  | { outcome: 'failed'; error: string };
+
+/** `train.status` (ops RPC, `vlad ctl train status`, the daemon's status). */
+export type LearningStatus = {
+  state: LearningState;
+  reason: string | null;
+  bundle: string | null;
+  idle_after_s: number;
+  idle_for_s: number;
+  pass: { id: number; stage: string; step: number; steps: number; loss: number | null; steps_per_s: number | null } | null;
+  last_pass: LastPass | null;
+  adapter: { active: string; last_good: string } | null;
+  trial: { adapter: string; counted: number; episodes: number } | null;
+  preempt_ms: { n: number; max: number; last: number } | null;
+  counts: Record<'passes' | 'gate_refused' | 'promoted' | 'committed' | 'rolled_back' | 'preempted', number>;
+};
+
+/** One adapter of `adapter.list`. */
+export type AdapterListing = {
+  id: string; parent: string | null; steps: number; created_at: string; base_bundle: string; gate: boolean | null;
+  /** Its PEFT directory: what `vlad sim --adapter` (or any PEFT loader) reads. */
+  dir: string;
+  active: boolean; last_good: boolean; status: string | null; metrics: Record<string, number>;
+};
+
 const ADAPTER_SLOTS = ['learnt-a', 'learnt-b'] as const;
 const round = (x: number, d = 4) => Math.round(x * 10 ** d) / 10 ** d;
 
@@ -78,7 +106,7 @@ export class LearningManager {
   /** Nothing new to learn from: wait for an episode to end before asking the trainer again. */
   private drained: string | null = null;
   private progress: PassProgress | null = null;
-  private lastPass: Record<string, unknown> | null = null;
+  private lastPass: LastPass | null = null;
   private trial: Trial | undefined;
   private settling: Promise<void> | undefined;
   private readonly history = new EpisodeHistory();
@@ -402,7 +430,7 @@ export class LearningManager {
     return { adapter: back ?? 'base' };
   }
 
-  list(): { bundle: string | null; adapters: Record<string, unknown>[] } {
+  list(): { bundle: string | null; adapters: AdapterListing[] } {
     const b = this.bound;
     if (!b) return { bundle: null, adapters: [] };
     const s = b.store.state;
@@ -410,13 +438,12 @@ export class LearningManager {
       bundle: b.bundle,
       adapters: b.store.list().map((a) => ({
         id: a.id, parent: a.parent, steps: a.steps, created_at: a.created_at, base_bundle: a.base_bundle, gate: a.gate?.passed ?? null,
-        // Its PEFT directory: what `vlad sim --adapter` (or any PEFT loader) reads.
         dir: join(b.store.dir, a.id), active: s.active === a.id, last_good: s.last_good === a.id, status: a.history.at(-1)?.event ?? null, metrics: a.metrics,
       })),
     };
   }
 
-  status(): Record<string, unknown> {
+  status(): LearningStatus {
     const b = this.bound;
     const p = this.progress;
     const state: LearningState = !b || this.offReason ? 'off' : this.paused ? 'paused' : this.running ? (p ? 'training' : 'gating') : this.trial ? 'trial' : 'waiting';

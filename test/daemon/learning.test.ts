@@ -28,7 +28,7 @@ function driftedVector(size: number): Float32Array {
   return Float32Array.from(g, (x) => 0.1 * x);
 }
 
-const status = (d: Daemon) => d.learning.status() as { state: string; counts: { passes: number; preempted: number; promoted: number; committed: number; rolled_back: number }; trial: { adapter: string } | null; adapter: { active: string; last_good: string }; last_pass: Record<string, unknown> | null; pass: { step: number } | null; preempt_ms: { n: number } | null };
+const status = (d: Daemon) => d.learning.status();
 
 /** Waits (wall clock, generous) for a condition the daemon reaches on its own; fails with the status. */
 async function until(d: Daemon, what: string, cond: () => boolean, ms = 180_000): Promise<void> {
@@ -64,7 +64,7 @@ test('idle -> pass (stands down for an episode, resumes) -> gate -> promoted -> 
   await d.serveOnly();
   await d.start();
   // The last known good adapter serves from configure on.
-  assert.equal(status(d).adapter.active, drifted);
+  assert.equal(status(d).adapter?.active, drifted);
   assert.equal((d.status() as { adapter: string }).adapter, drifted);
 
   // Idle: a pass starts by itself.
@@ -79,11 +79,11 @@ test('idle -> pass (stands down for an episode, resumes) -> gate -> promoted -> 
 
   await until(d, 'the pass to finish and be judged', () => status(d).counts.passes === 1 && !['training', 'gating'].includes(status(d).state));
   const last = status(d).last_pass!;
-  assert.equal(last.gate, 'passed', JSON.stringify(last));
+  assert.equal('gate' in last ? last.gate : `failed: ${last.error}`, 'passed', JSON.stringify(last));
   assert.equal(status(d).counts.promoted, 1);
-  const promoted = last.adapter as string;
+  const promoted = 'adapter' in last ? last.adapter : '';
   assert.equal(status(d).trial?.adapter, promoted);
-  assert.equal(status(d).adapter.active, promoted);
+  assert.equal(status(d).adapter?.active, promoted);
 
   // Lineage on disk: parent, steps, gate.
   const listed = d.learning.list();
@@ -102,8 +102,8 @@ test('idle -> pass (stands down for an episode, resumes) -> gate -> promoted -> 
   assert.equal(status(d).trial, null);
   const c = status(d).counts;
   assert.equal(c.committed + c.rolled_back, 1);
-  assert.equal(status(d).adapter.active, c.committed ? promoted : drifted);
-  assert.equal(status(d).adapter.last_good, c.committed ? promoted : drifted);
+  assert.equal(status(d).adapter?.active, c.committed ? promoted : drifted);
+  assert.equal(status(d).adapter?.last_good, c.committed ? promoted : drifted);
 
   // Ops: the same through the socket, and refusals with reasons.
   const ops = await OpsClient.connect(t.endpoints.ops, { timeoutMs: 20_000 });
@@ -115,7 +115,7 @@ test('idle -> pass (stands down for an episode, resumes) -> gate -> promoted -> 
     await assert.rejects(ops.call('adapter.activate', { id: 'no-such-adapter' }), /refused.*no-such-adapter|no-such-adapter/);
     assert.deepEqual(await ops.call('train.pause', {}), { paused: true });
     assert.deepEqual(await ops.call('adapter.activate', { id: 'base' }), { adapter: 'base' });
-    assert.equal(status(d).adapter.active, 'base');
+    assert.equal(status(d).adapter?.active, 'base');
     await assert.rejects(ops.call('adapter.rollback', {}), /nothing to roll back/);
   } finally {
     await ops.close();
