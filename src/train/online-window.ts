@@ -69,7 +69,10 @@ const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 /** The facts grouped by task. */
 export function byTask(facts: readonly EpisodeFacts[]): Map<string, EpisodeFacts[]> {
   const out = new Map<string, EpisodeFacts[]>();
-  for (const f of facts) out.set(f.task, [...(out.get(f.task) ?? []), f]);
+  for (const f of facts) {
+    const same = out.get(f.task);
+    if (same) same.push(f); else out.set(f.task, [f]);
+  }
   return out;
 }
 
@@ -84,7 +87,6 @@ export class EpisodeHistory {
     if (this.facts.length > this.keep) this.facts.shift();
   }
   clear(): void { this.facts.length = 0; }
-  summary(): EpisodeSummary { return summarize(this.facts); }
   /** A copy of the episodes kept, oldest first. */
   episodes(): EpisodeFacts[] { return [...this.facts]; }
   get size(): number { return this.facts.length; }

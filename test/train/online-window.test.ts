@@ -20,7 +20,7 @@ test('a window commits after N acting episodes no worse than the baseline; opera
   history.add(ep({ policySteps: 0, interventionSteps: 0 })); // teleop: ignored
   assert.equal(history.size, 4);
   const w = new OnlineWindow(limits, history.episodes());
-  assert.deepEqual(w.baseline, history.summary());
+  assert.deepEqual(w.baseline, summarize(history.episodes()));
   assert.equal(w.add(ep()), undefined);
   assert.equal(w.add(ep({ policySteps: 0 , interventionSteps: 0 })), undefined);
   assert.equal(w.counted, 1);
