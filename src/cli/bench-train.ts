@@ -95,6 +95,14 @@ export async function benchTrainLoop(o: BenchTrainLoopOptions) {
   const status = () => daemon.learning.status();
   const late: number[] = [];
   let misses = 0;
+  // Every wait has a bound: a pass that ends or a daemon that stalls fails the bench with its state.
+  const waitFor = async (what: string, cond: () => boolean, ms = 60_000, pollMs = 10) => {
+    const deadline = performance.now() + ms;
+    while (!cond()) {
+      if (performance.now() > deadline) throw new Error(`bench train: ${what} did not happen within ${ms / 1000} s (learning ${status().state}: ${status().reason})`);
+      await sleep(pollMs);
+    }
+  };
   const phase = () => {
     const j = late.length ? summarize(late, 3) : null;
     const out = { ticks: late.length, lateness_ms: j && { p50: j.p50, p99: j.p99, max: j.max }, deadline_misses: misses };
@@ -110,11 +118,7 @@ export async function benchTrainLoop(o: BenchTrainLoopOptions) {
     const idle = phase();
     daemon.learning.resume();
     // Measured once the pass trains (its prefix cache filled first): the steady state of a pass.
-    const deadline = performance.now() + 600_000;
-    while (status().pass?.stage !== 'train') {
-      if (performance.now() > deadline) throw new Error(`the trainer did not reach a train step within 10 min: ${status().state} (${status().reason})`);
-      await sleep(20);
-    }
+    await waitFor('the pass reaching its train steps', () => status().pass?.stage === 'train', 600_000, 20);
     phase();
     o.progress(`bench train: ${o.seconds} s with a training pass running...`);
     await sleep(o.seconds * 1000);
@@ -124,14 +128,14 @@ export async function benchTrainLoop(o: BenchTrainLoopOptions) {
     o.progress(`bench train: ${o.preemptions} episodes started while the pass runs...`);
     const preempt: number[] = [];
     for (let k = 0; k < o.preemptions; k++) {
-      while (status().state !== 'training') await sleep(10);
+      await waitFor('training resuming after an episode', () => status().state === 'training');
       await sleep(200); // well inside the pass, at an arbitrary point of a unit
       const before = status().counts.preempted;
       await daemon.startEpisode({ task: 'touch', seed: 9000 + k });
-      while (status().counts.preempted === before) await sleep(2);
+      await waitFor('the pass standing down for the episode', () => status().counts.preempted !== before, 60_000, 2);
       preempt.push(status().preempt_ms!.last);
       // A few recorded steps first: an empty episode is not written (RLDS consumers drop them).
-      while ((daemon.episodes!.current?.steps ?? 0) < 10) await sleep(10);
+      await waitFor('the episode recording 10 steps', () => (daemon.episodes!.current?.steps ?? 0) >= 10);
       await daemon.stopEpisode(false, true);
       await daemon.episodes!.pendingEnd;
     }
